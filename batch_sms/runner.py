@@ -85,6 +85,9 @@ class _Run:
         self.pacer = pacer
         self.in_flight: dict[int, Update] = {}
         self.aborted: str | None = None
+        self.backoff = wait_exponential_jitter(
+            multiplier=settings.retry_wait, max=settings.max_wait, jitter=settings.retry_wait
+        )
 
     async def execute(self) -> RunReport:
         workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
@@ -168,12 +171,7 @@ class _Run:
         if hint is not None:
             hint = min(float(hint), self.settings.max_wait)
             return hint + random.uniform(0, min(1.0, 0.1 * hint + 0.01))
-        backoff = wait_exponential_jitter(
-            initial=self.settings.retry_wait,
-            max=self.settings.max_wait,
-            jitter=self.settings.retry_wait,
-        )
-        return backoff(state)
+        return self.backoff(state)
 
     def _api_failure(self, update: Update, error: CloseAPIError, attempts: int) -> RowResult:
         if error.status_code in CREDENTIAL_STATUSES and self.aborted is None:
