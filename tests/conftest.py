@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from batch_sms.sandbox import Sandbox, SandboxConfig
+
+# A fixed "now" for everything that compares with the clock.
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+WriteCsv = Callable[..., Path]
+
+
+def activity_id(number: int) -> str:
+    """A well-formed, unique SMS activity id."""
+    return f"acti_{number:043d}"
+
+
+def future(days: float = 1) -> str:
+    """An ISO time with offset that lies ahead of the real clock, for runs that use it."""
+    return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0).isoformat()
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> WriteCsv:
+    """Write rows (dicts) to a CSV file and return its path."""
+
+    def write(
+        rows: Sequence[dict[str, str]], name: str = "input.csv", header: Sequence[str] = ()
+    ) -> Path:
+        path = tmp_path / name
+        fieldnames = list(header) or list(dict.fromkeys(key for row in rows for key in row))
+        with path.open("w", newline="", encoding="utf-8") as stream:
+            writer = csv.DictWriter(stream, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    return write
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SandboxConfig(seed=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
+    """Start a sandbox with a custom configuration; stopped at the end of the test."""
+    started: list[Sandbox] = []
+
+    def make(**config: object) -> Sandbox:
+        server = Sandbox(SandboxConfig(**config)).start()  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()

@@ -1,0 +1,356 @@
+"""End-to-end: the real command against the real sandbox on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from batch_sms import columns
+from batch_sms.cli import ExitCode, cli
+from batch_sms.sandbox import Fault, Sandbox
+from tests.conftest import WriteCsv, activity_id, future, read_csv
+
+SAMPLE = Path(__file__).parent.parent / "samples" / "campaign.csv"
+MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
+
+
+def invoke(*args: object, env: dict[str, str | None] | None = None) -> Result:
+    environment: dict[str, str | None] = {
+        "CLOSE_API_KEY": None,
+        "CLOSE_OAUTH_TOKEN": None,
+        "CLOSE_BASE_URL": None,
+        **(env or {}),
+    }
+    runner = CliRunner(env=environment)
+    return runner.invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+
+def against(server: Sandbox, *args: object) -> Result:
+    """Run `batch-sms run` against a sandbox, fast retries, no confirmation prompt."""
+    return invoke(
+        "run",
+        *args,
+        "--base-url",
+        server.base_url,
+        "--api-key",
+        server.config.api_key,
+        "--retry-wait",
+        "0.01",
+        "--yes",
+    )
+
+
+def edits(count: int, start: int = 0) -> list[dict[str, str]]:
+    return [{"id": activity_id(n), "text": f"Hello {n}"} for n in range(start, start + count)]
+
+
+def sends(count: int, start: int = 0) -> list[dict[str, str]]:
+    return [{"id": activity_id(n), "status": "outbox"} for n in range(start, start + count)]
+
+
+def outcomes(path: Path) -> list[str]:
+    return [row["outcome"] for row in read_csv(path)]
+
+
+def puts(server: Sandbox, number: int) -> int:
+    return sum(1 for e in server.log if e.method == "PUT" and e.activity_id == activity_id(number))
+
+
+def test_the_sample_campaign_against_the_built_in_sandbox(tmp_path: Path) -> None:
+    out = tmp_path / "campaign.results.csv"
+    result = invoke("run", SAMPLE, "--sandbox", "--out", out)
+    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED, result.output
+    rows = read_csv(out)
+    assert len(rows) == 50
+    assert [row["id"] for row in rows] == [row["id"] for row in read_csv(SAMPLE)]
+    by_note: dict[str, dict[str, str]] = {}
+    for row in rows:
+        by_note.setdefault(row["Notes"], row)  # the first row of each kind
+    assert by_note["30 s undo window"]["close_status"] == "outbox"
+    assert by_note["renewal wave 1"]["close_status"] == "sent"
+    assert by_note["spring campaign, Berlin"]["close_status"] == "scheduled"
+    assert by_note["spring campaign, Berlin"]["close_date_scheduled"] == (
+        "2029-03-06T08:00:00+00:00"
+    )
+    assert by_note["typo fix in draft"]["outcome"] == "updated"
+    for note in ("bad phone", "Excel ate the phone", "past date", "no UTC offset"):
+        assert by_note[note]["outcome"] == "invalid", note
+        assert by_note[note]["attempts"] == "0"
+    assert by_note["duplicate id"]["error_message"].endswith(
+        "already appears in row 2; each SMS may appear only once"
+    )
+    assert by_note["deleted in Close (404)"]["http_status"] == "404"
+    assert by_note["not our Close number (Close answers 400)"]["error_message"] == (
+        "Close rejected the update (400): local_phone: +12125550123 is not one of your "
+        "organization's SMS-enabled numbers."
+    )
+    assert result.stdout.splitlines()[1:5] == [
+        "  updated             40",
+        "  invalid              8",
+        "  failed               2",
+        f"Results: {out}",
+    ]
+    assert "Note: columns not sent (kept in the results): Contact, Notes" in result.stderr
+    assert "row 44: Date Scheduled: 2024-03-05T09:00:00-05:00 is in the past" in result.stderr
+
+
+def test_all_rows_updated_exits_0_and_reports_close_state(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = edits(3) + sends(2, start=3)
+    rows.append({"id": activity_id(5), "status": "scheduled", "date_scheduled": future()})
+    sandbox.seed_drafts(row["id"] for row in rows)
+    path = write_csv(rows)
+    result = against(sandbox, path)
+    assert result.exit_code == ExitCode.OK, result.output
+    results = read_csv(path.with_name("input.results.csv"))
+    assert outcomes(path.with_name("input.results.csv")) == ["updated"] * 6
+    assert [r["close_status"] for r in results] == ["draft"] * 3 + ["sent"] * 2 + ["scheduled"]
+    assert results[3]["close_date_sent"]
+    assert sandbox.activity(activity_id(0))["text"] == "Hello 0"  # type: ignore[index]
+    assert "To retry" not in result.stdout
+
+
+def test_429_bursts_are_ridden_out_and_nothing_is_sent_twice(
+    make_sandbox, write_csv: WriteCsv
+) -> None:
+    server = make_sandbox(rate_limit=5, rate_window=0.1)
+    rows = edits(15) + sends(15, start=15)
+    server.seed_drafts(row["id"] for row in rows)
+    result = against(server, write_csv(rows), "--concurrency", "8", "--max-retries", "20")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert any(entry.status_code == 429 for entry in server.log), "the limit was reached"
+    assert all(server.sends(activity_id(n)) == 1 for n in range(15, 30))
+
+
+def test_503s_are_retried_for_edits_but_not_for_sends(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = edits(1) + sends(1, start=1)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    sandbox.inject(activity_id(0), Fault.UNAVAILABLE, Fault.UNAVAILABLE)
+    sandbox.inject(activity_id(1), Fault.UNAVAILABLE)
+    path = write_csv(rows)
+    result = against(sandbox, path)
+    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    edit, send = read_csv(path.with_name("input.results.csv"))
+    assert (edit["outcome"], edit["attempts"]) == ("updated", "3")
+    assert (send["outcome"], send["attempts"], send["http_status"]) == ("failed", "1", "503")
+    assert send["error_message"].endswith(f"not retried because {MAY_HAVE_BEEN_SENT}")
+    assert puts(sandbox, 1) == 1
+
+
+def test_a_dropped_connection_after_a_send_is_not_repeated(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = edits(1) + sends(1, start=1)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    sandbox.inject(activity_id(0), Fault.DROP_AFTER_APPLY)
+    sandbox.inject(activity_id(1), Fault.DROP_AFTER_APPLY)
+    path = write_csv(rows)
+    against(sandbox, path)
+    edit, send = read_csv(path.with_name("input.results.csv"))
+    assert (edit["outcome"], edit["attempts"]) == ("updated", "2")
+    assert send["outcome"] == "failed"
+    assert send["error_message"].startswith("no answer from Close after the request went out")
+    assert send["error_message"].endswith(MAY_HAVE_BEEN_SENT)
+    # Close did send it: the one PUT was applied, and no second PUT followed.
+    assert sandbox.sends(activity_id(1)) == 1
+    assert puts(sandbox, 1) == 1
+
+
+def test_an_answer_slower_than_the_timeout_is_not_repeated_for_a_send(
+    make_sandbox, write_csv: WriteCsv
+) -> None:
+    server = make_sandbox(slow_ms=800)
+    server.seed_drafts([activity_id(0)])
+    server.inject(activity_id(0), Fault.SLOW)
+    path = write_csv(sends(1))
+    result = against(server, path, "--timeout", "0.2")
+    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    (row,) = read_csv(path.with_name("input.results.csv"))
+    assert row["error_message"] == (
+        f"no answer from Close after the request went out (ReadTimeout); "
+        f"{MAY_HAVE_BEEN_SENT}"
+    )
+    assert puts(server, 0) == 1
+
+
+def test_a_key_revoked_half_way_stops_the_run(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    rows = edits(10)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    sandbox.revoke_credentials_after(4)
+    path = write_csv(rows)
+    result = against(sandbox, path, "--concurrency", "1")
+    assert result.exit_code == ExitCode.ABORTED
+    assert outcomes(path.with_name("input.results.csv")) == (
+        ["updated"] * 4 + ["failed"] + ["not_attempted"] * 5
+    )
+    assert "The run stopped early: Close answered 401 to the credentials" in result.stderr
+
+
+def test_wrong_key_fails_fast_and_is_never_shown(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    sandbox.seed_drafts([activity_id(n) for n in range(5)])
+    path = write_csv(edits(5))
+    secret = "sk_live_THIS_IS_SECRET"
+    result = invoke(
+        "run",
+        path,
+        "--base-url",
+        sandbox.base_url,
+        "--concurrency",
+        "1",
+        env={"CLOSE_API_KEY": secret},
+    )
+    assert result.exit_code == ExitCode.ABORTED
+    results_file = path.with_name("input.results.csv")
+    assert outcomes(results_file) == ["failed"] + ["not_attempted"] * 4
+    assert secret not in result.output
+    assert secret not in results_file.read_text()
+
+
+def test_rerunning_a_results_file_sends_only_the_rows_not_updated(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = edits(2) + sends(2, start=2) + [{"id": activity_id(4), "status": "bogus"}]
+    sandbox.seed_drafts(row["id"] for row in rows)
+    sandbox.inject(activity_id(1), *[Fault.UNAVAILABLE] * 3)
+    path = write_csv(rows)
+    first = against(sandbox, path, "--max-retries", "1")
+    assert first.exit_code == ExitCode.ROWS_NOT_UPDATED
+    results = path.with_name("input.results.csv")
+    assert outcomes(results) == ["updated", "failed", "updated", "updated", "invalid"]
+    assert f"To retry the rows not updated: batch-sms run {results}" in first.stdout
+
+    # Fix the invalid row by hand in the results file, then rerun that file.
+    fixed = read_csv(results)
+    fixed[4]["status"] = "outbox"
+    write_csv(fixed, name="input.results.csv")
+    second = against(sandbox, results)
+    assert second.exit_code == ExitCode.OK, second.output
+    rerun = path.with_name("input.results-2.csv")
+    rerun_rows = read_csv(rerun)
+    assert [row["outcome"] for row in rerun_rows] == ["updated"] * 5
+    assert list(rerun_rows[0]) == ["id", "text", "status", *columns.RESULTS]
+    assert rerun_rows[0] == fixed[0], "rows updated before are carried over unchanged"
+    assert [puts(sandbox, n) for n in range(5)] == [1, 4, 1, 1, 1]
+    assert all(sandbox.sends(activity_id(n)) == 1 for n in (2, 3, 4))
+
+
+def test_dry_run_sends_nothing_and_plans_every_valid_row(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = edits(2) + sends(3, start=2)
+    rows += [
+        {"id": activity_id(5), "status": "scheduled", "date_scheduled": "2031-01-07T09:00:00Z"},
+        {
+            "id": activity_id(6),
+            "status": "scheduled",
+            "date_scheduled": "2031-01-07T09:30:00-05:00",
+        },
+        {"id": activity_id(7), "status": "scheduled"},
+    ]
+    path = write_csv(rows)
+    result = invoke("run", path, "--dry-run", "--base-url", sandbox.base_url)
+    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    assert outcomes(path.with_name("input.results.csv")) == ["planned"] * 7 + ["invalid"]
+    assert sandbox.log == []
+    assert result.stdout.splitlines() == [
+        "Dry run: nothing was sent. If run for real:",
+        "  3 SMS will be sent now",
+        "  2 SMS will be scheduled between 2031-01-07 09:00 UTC and 2031-01-07 14:30 UTC",
+        "  2 SMS will only be edited (nothing sent)",
+        "  1 rows are invalid and will not be sent",
+        f"Results: {path.with_name('input.results.csv')}",
+    ]
+
+
+def test_a_run_that_sends_needs_confirmation(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    sandbox.seed_drafts([activity_id(0)])
+    path = write_csv(sends(1))
+    result = invoke("run", path, "--base-url", sandbox.base_url, "--api-key", "k")
+    assert result.exit_code == ExitCode.USAGE
+    assert (
+        "This run would send 1 SMS and there is no terminal to confirm it. "
+        "Pass --yes to send, or --dry-run to see the plan." in result.stderr
+    )
+    assert sandbox.log == []
+    assert not path.with_name("input.results.csv").exists()
+
+
+def test_an_edit_only_run_needs_no_confirmation(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    sandbox.seed_drafts([activity_id(0)])
+    result = invoke(
+        "run", write_csv(edits(1)), "--base-url", sandbox.base_url, "--api-key", "sandbox_api_key"
+    )
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+def test_bearer_token_from_the_environment(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    sandbox.seed_drafts([activity_id(0)])
+    env = {"CLOSE_OAUTH_TOKEN": sandbox.config.oauth_token, "CLOSE_BASE_URL": sandbox.base_url}
+    result = invoke("run", write_csv(edits(1)), env=env)
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [],
+            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
+            "To try the tool without a Close account, add --sandbox.",
+        ),
+        (["--api-key", "a", "--oauth-token", "b"], "Give --api-key or --oauth-token, not both."),
+        (["--concurrency", "0"], "Invalid value for '--concurrency': 0 is not in the range"),
+    ],
+)
+def test_usage_errors(write_csv: WriteCsv, args: list[str], message: str) -> None:
+    result = invoke("run", write_csv(edits(1)), *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_input_files_are_usage_errors(tmp_path: Path) -> None:
+    missing = invoke("run", tmp_path / "nope.csv", "--sandbox")
+    assert missing.exit_code == ExitCode.USAGE
+    assert f"Invalid value for INPUT: {tmp_path / 'nope.csv'}: no such file." in missing.stderr
+    no_id = tmp_path / "x.csv"
+    no_id.write_text("Activity,Message\nacti_1,hi\n")
+    result = invoke("run", no_id, "--sandbox")
+    assert result.exit_code == ExitCode.USAGE
+    assert "has no 'id' column" in result.stderr
+    assert "Columns found: 'Activity', 'Message'." in result.stderr
+
+
+def test_an_existing_results_file_is_not_overwritten(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    path = write_csv(edits(1))
+    sandbox.seed_drafts([activity_id(0)])
+    results = path.with_name("input.results.csv")
+    results.write_text("precious")
+    refused = against(sandbox, path)
+    assert refused.exit_code == ExitCode.USAGE
+    assert f"{results} exists already. Choose another file with --out, or pass --overwrite." in (
+        refused.stderr
+    )
+    assert results.read_text() == "precious"
+    assert sandbox.log == []
+    assert against(sandbox, path, "--overwrite").exit_code == ExitCode.OK
+    assert outcomes(results) == ["updated"]
+
+
+def test_results_may_not_replace_the_input(write_csv: WriteCsv) -> None:
+    path = write_csv(edits(1))
+    result = invoke("run", path, "--sandbox", "--out", path)
+    assert result.exit_code == ExitCode.USAGE
+    assert "the results would overwrite the input file." in result.stderr
+
+
+def test_version() -> None:
+    from batch_sms import __version__
+
+    result = invoke("--version")
+    assert result.stdout == f"batch-sms, version {__version__}\n"
