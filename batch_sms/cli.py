@@ -299,7 +299,9 @@ def _send_and_report(
     finally:
         settle_unknown(plan, book)
         write_results(table, book.in_order(), out_path)
-    _print_summary(book, time.monotonic() - started, out_path)
+    this_run = {update.index for update in plan.updates}
+    sent = sum(1 for result in book if result.index in this_run and result.attempts)
+    _print_summary(book, sent, time.monotonic() - started, out_path)
     sys.exit(_exit_code(book, report))
 
 
@@ -317,10 +319,10 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
         yield advance
 
 
-def _print_summary(book: ResultBook, elapsed: float, out_path: Path) -> None:
+def _print_summary(book: ResultBook, sent: int, elapsed: float, out_path: Path) -> None:
     counts = book.counts()
-    rate = book.total_rows / elapsed if elapsed > 0 else 0.0
-    click.echo(f"{book.total_rows:,} rows in {elapsed:.1f} s ({rate:,.1f} rows/s)")
+    rate = sent / elapsed if elapsed > 0 else 0.0
+    click.echo(f"{book.total_rows:,} rows in {elapsed:.1f} s ({rate:,.1f} rows sent per second)")
     for outcome in Outcome:
         if counts[outcome]:
             click.echo(f"  {outcome.value:<14}{counts[outcome]:>8,}")

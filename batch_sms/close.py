@@ -80,6 +80,7 @@ def parse_retry_after(header: str | None, now: float | None = None) -> float | N
     if not header:
         return None
     header = header.strip()
+    seconds: float | None
     try:
         seconds = float(header)
     except ValueError:

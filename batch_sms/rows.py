@@ -50,11 +50,10 @@ class InputTable:
         return self.headers.get(column, column)
 
     def rows(self) -> Iterator[SourceRow]:
+        order = list(self.frame.columns)
         known = [column for column in self.headers if column != "outcome"]
-        positions = [self.frame.columns.get_loc(self.headers[column]) for column in known]
-        outcome_at = (
-            self.frame.columns.get_loc(self.headers["outcome"]) if self.is_results_file else None
-        )
+        positions = [order.index(self.headers[column]) for column in known]
+        outcome_at = order.index(self.headers["outcome"]) if self.is_results_file else None
         for index, values in enumerate(self.frame.itertuples(index=False, name=None)):
             cells = {
                 column: values[at].strip() for column, at in zip(known, positions, strict=True)

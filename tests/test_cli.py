@@ -172,8 +172,7 @@ def test_an_answer_slower_than_the_timeout_is_not_repeated_for_a_send(
     assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
     (row,) = read_csv(path.with_name("input.results.csv"))
     assert row["error_message"] == (
-        f"no answer from Close after the request went out (ReadTimeout); "
-        f"{MAY_HAVE_BEEN_SENT}"
+        f"no answer from Close after the request went out (ReadTimeout); {MAY_HAVE_BEEN_SENT}"
     )
     assert puts(server, 0) == 1
 

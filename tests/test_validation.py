@@ -142,7 +142,11 @@ def test_valid_rows_become_the_body_to_send(cells: dict[str, str], body: dict[st
             "send_in",
             "'2.5' is not a whole number of seconds from 0 to 59",
         ),
-        ({"text": "Hi", "send_in": "5"}, "send_in", "only delays a send: use it with status outbox"),
+        (
+            {"text": "Hi", "send_in": "5"},
+            "send_in",
+            "only delays a send: use it with status outbox",
+        ),
         (
             {"text": "Hi", "template_id": "tmpl_abc123"},
             "template_id",
@@ -163,8 +167,11 @@ def test_valid_rows_become_the_body_to_send(cells: dict[str, str], body: dict[st
             "activity_at",
             "'yesterday' is not an ISO 8601 date and time, like 2026-12-01T09:00:00-05:00",
         ),
-        ({"attachments": "[{"}, "attachments", "is not valid JSON (Expecting property name "
-         "enclosed in double quotes at character 2)"),
+        (
+            {"attachments": "[{"},
+            "attachments",
+            "is not valid JSON (Expecting property name enclosed in double quotes at character 2)",
+        ),
         (
             {"attachments": '{"url": "https://x"}'},
             "attachments",
@@ -260,8 +267,7 @@ def test_malformed_ids(row_id: str, message: str) -> None:
 def test_a_repeated_id_is_an_error_on_every_later_row_naming_the_first() -> None:
     validator = Validator(NOW)
     rows = [
-        SourceRow(index, index + 2, activity_id(7), {"text": f"v{index}"}, "")
-        for index in range(3)
+        SourceRow(index, index + 2, activity_id(7), {"text": f"v{index}"}, "") for index in range(3)
     ]
     first, second, third = (validator.validate(row) for row in rows)
     assert isinstance(first, Update)
