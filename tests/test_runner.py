@@ -58,6 +58,14 @@ class Script:
         return step
 
 
+def fake_close(script: Script) -> CloseClient:
+    return CloseClient(
+        Credentials(api_key="k"),
+        base_url="https://close.test/api/v1/",
+        transport=httpx.MockTransport(script),
+    )
+
+
 def send(
     script: Script, updates: list[Update], settings: RunSettings = FAST
 ) -> tuple[dict[int, RowResult], RunReport]:
@@ -68,12 +76,7 @@ def send(
         results[result.index] = result
 
     async def main() -> RunReport:
-        client = CloseClient(
-            Credentials(api_key="k"),
-            base_url="https://close.test/api/v1/",
-            transport=httpx.MockTransport(script),
-        )
-        async with client:
+        async with fake_close(script) as client:
             return await send_updates(client, updates, record, settings)
 
     report = asyncio.run(main())
@@ -264,12 +267,7 @@ def test_cancelling_a_run_gives_every_row_a_result() -> None:
     results: dict[int, RowResult] = {}
 
     async def main() -> None:
-        client = CloseClient(
-            Credentials(api_key="k"),
-            base_url="https://close.test/api/v1/",
-            transport=httpx.MockTransport(script),
-        )
-        async with client:
+        async with fake_close(script) as client:
             task = asyncio.create_task(
                 send_updates(client, updates, lambda r: results.setdefault(r.index, r), FAST)
             )
