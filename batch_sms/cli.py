@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ MAX_INVALID_SHOWN = 10
 
 class ExitCode(IntEnum):
     OK = 0
-    ROWS_NOT_UPDATED = 1
+    ROWS_FAILED = 1
     USAGE = 2
     ABORTED = 3
     INTERRUPTED = 130
@@ -206,9 +207,21 @@ def _results_path(input_path: Path, out_path: Path | None, overwrite: bool) -> P
             f"{path} exists already. Choose another file with --out, or pass --overwrite.",
             param_hint="--out",
         )
-    if not path.parent.is_dir():
-        raise click.BadParameter(f"folder {path.parent} does not exist.", param_hint="--out")
+    _check_writable(path.parent)
     return path
+
+
+def _check_writable(folder: Path) -> None:
+    """Find out before sending anything: results that cannot be written are results lost."""
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist.", param_hint="--out")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot write in folder {folder}: {error.strerror}.", param_hint="--out"
+        ) from None
 
 
 def _credentials(
@@ -251,7 +264,7 @@ def _finish_dry_run(table: InputTable, plan: Plan, out_path: Path) -> None:
     for line in plan.describe():
         click.echo(f"  {line}")
     click.echo(f"Results: {out_path}")
-    sys.exit(ExitCode.ROWS_NOT_UPDATED if plan.invalid else ExitCode.OK)
+    sys.exit(ExitCode.ROWS_FAILED if plan.invalid else ExitCode.OK)
 
 
 def _confirm_sends(plan: Plan) -> None:
@@ -327,7 +340,7 @@ def _print_summary(book: ResultBook, sent: int, elapsed: float, out_path: Path) 
         if counts[outcome]:
             click.echo(f"  {outcome.value:<14}{counts[outcome]:>8,}")
     click.echo(f"Results: {out_path}")
-    if counts[Outcome.UPDATED] < book.total_rows:
+    if _unfinished(book):
         click.echo(f"To retry the rows not updated: batch-sms run {out_path}")
 
 
@@ -337,8 +350,13 @@ def _exit_code(book: ResultBook, report: RunReport | None) -> ExitCode:
     if report.aborted:
         click.echo(f"The run stopped early: {report.aborted}", err=True)
         return ExitCode.ABORTED
+    return ExitCode.ROWS_FAILED if _unfinished(book) else ExitCode.OK
+
+
+def _unfinished(book: ResultBook) -> int:
+    """Rows that a rerun of the results would try again."""
     counts = book.counts()
-    return ExitCode.OK if counts[Outcome.UPDATED] == book.total_rows else ExitCode.ROWS_NOT_UPDATED
+    return counts[Outcome.INVALID] + counts[Outcome.FAILED] + counts[Outcome.NOT_ATTEMPTED]
 
 
 @cli.command(name="sandbox")

@@ -72,6 +72,9 @@ def make_plan(table: InputTable, now: datetime) -> Plan:
     settled: list[RowResult] = []
     invalid: list[Invalid] = []
     for row in table.rows():
+        if row.blank:
+            settled.append(RowResult(row.index, Outcome.SKIPPED, error_message="empty row"))
+            continue
         checked = validator.validate(row)
         if row.previous_outcome == Outcome.UPDATED.value:
             settled.append(RowResult.carried_over(row))

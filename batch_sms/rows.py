@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,8 @@ class SourceRow:
     activity_id: str
     cells: dict[str, str]
     previous_outcome: str
+    blank: bool = False
+    """Every cell of the row is empty, the columns batch-sms ignores included."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class InputTable:
         positions = [order.index(self.headers[column]) for column in known]
         outcome_at = order.index(self.headers["outcome"]) if self.is_results_file else None
         for index, values in enumerate(self.frame.itertuples(index=False, name=None)):
+            blank = not any(value.strip() for value in values)
             cells = {
                 column: values[at].strip() for column, at in zip(known, positions, strict=True)
             }
@@ -64,12 +68,14 @@ class InputTable:
                 activity_id=cells.pop(columns.ID),
                 cells=cells,
                 previous_outcome=values[outcome_at].strip() if outcome_at is not None else "",
+                blank=blank,
             )
 
 
 def read_table(path: Path) -> InputTable:
     """Read a CSV file with every cell as text: no number or date guessing, no lost zeros."""
     frame = _read_csv(path)
+    _refuse_repeated_headers(path)
     headers = _match_headers(path, [str(header) for header in frame.columns])
     known_headers = set(headers.values())
     ignored = tuple(str(h) for h in frame.columns if h not in known_headers)
@@ -86,6 +92,9 @@ def _read_csv(path: Path) -> pd.DataFrame:
             keep_default_na=False,
             na_filter=False,
             encoding="utf-8-sig",
+            # A blank line is a row in the user's spreadsheet too: keeping it keeps the row
+            # numbers in messages equal to the ones the user sees.
+            skip_blank_lines=False,
         )
     except FileNotFoundError:
         raise InputError(f"{path}: no such file.") from None
@@ -102,6 +111,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: is empty; it needs a header row with an 'id' column.") from None
     except pd.errors.ParserError as error:
         raise InputError(f"{path}: is not a well-formed CSV file: {error}".strip()) from None
+
+
+def _refuse_repeated_headers(path: Path) -> None:
+    """pandas renames a repeated header `text` to `text.1`, which would silently ignore the
+    second column: the user should choose. So the file's own header row is checked."""
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        written = next(csv.reader(stream), [])
+    seen: set[str] = set()
+    for header in written:
+        if header in seen:
+            raise InputError(f"{path}: has two columns named '{header}'; keep one of them.")
+        seen.add(header)
 
 
 def _first_non_utf8(path: Path) -> str:

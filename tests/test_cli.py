@@ -61,7 +61,7 @@ def puts(server: Sandbox, number: int) -> int:
 def test_the_sample_campaign_against_the_built_in_sandbox(tmp_path: Path) -> None:
     out = tmp_path / "campaign.results.csv"
     result = invoke("run", SAMPLE, "--sandbox", "--out", out)
-    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED, result.output
+    assert result.exit_code == ExitCode.ROWS_FAILED, result.output
     rows = read_csv(out)
     assert len(rows) == 50
     assert [row["id"] for row in rows] == [row["id"] for row in read_csv(SAMPLE)]
@@ -134,7 +134,7 @@ def test_503s_are_retried_for_edits_but_not_for_sends(
     sandbox.inject(activity_id(1), Fault.UNAVAILABLE)
     path = write_csv(rows)
     result = against(sandbox, path)
-    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    assert result.exit_code == ExitCode.ROWS_FAILED
     edit, send = read_csv(path.with_name("input.results.csv"))
     assert (edit["outcome"], edit["attempts"]) == ("updated", "3")
     assert (send["outcome"], send["attempts"], send["http_status"]) == ("failed", "1", "503")
@@ -169,7 +169,7 @@ def test_an_answer_slower_than_the_timeout_is_not_repeated_for_a_send(
     server.inject(activity_id(0), Fault.SLOW)
     path = write_csv(sends(1))
     result = against(server, path, "--timeout", "0.2")
-    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    assert result.exit_code == ExitCode.ROWS_FAILED
     (row,) = read_csv(path.with_name("input.results.csv"))
     assert row["error_message"] == (
         f"no answer from Close after the request went out (ReadTimeout); {MAY_HAVE_BEEN_SENT}"
@@ -218,7 +218,7 @@ def test_rerunning_a_results_file_sends_only_the_rows_not_updated(
     sandbox.inject(activity_id(1), *[Fault.UNAVAILABLE] * 3)
     path = write_csv(rows)
     first = against(sandbox, path, "--max-retries", "1")
-    assert first.exit_code == ExitCode.ROWS_NOT_UPDATED
+    assert first.exit_code == ExitCode.ROWS_FAILED
     results = path.with_name("input.results.csv")
     assert outcomes(results) == ["updated", "failed", "updated", "updated", "invalid"]
     assert f"To retry the rows not updated: batch-sms run {results}" in first.stdout
@@ -253,7 +253,7 @@ def test_dry_run_sends_nothing_and_plans_every_valid_row(
     ]
     path = write_csv(rows)
     result = invoke("run", path, "--dry-run", "--base-url", sandbox.base_url)
-    assert result.exit_code == ExitCode.ROWS_NOT_UPDATED
+    assert result.exit_code == ExitCode.ROWS_FAILED
     assert outcomes(path.with_name("input.results.csv")) == ["planned"] * 7 + ["invalid"]
     assert sandbox.log == []
     assert result.stdout.splitlines() == [
@@ -353,3 +353,26 @@ def test_version() -> None:
 
     result = invoke("--version")
     assert result.stdout == f"batch-sms, version {__version__}\n"
+
+
+def test_empty_rows_are_skipped_and_kept(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.seed_drafts([activity_id(0)])
+    path = tmp_path / "input.csv"
+    path.write_text(f"id,text\n{activity_id(0)},hi\n,\n\n", encoding="utf-8")
+    result = against(sandbox, path)
+    assert result.exit_code == ExitCode.OK, result.output
+    rows = read_csv(path.with_name("input.results.csv"))
+    assert [(row["outcome"], row["error_message"]) for row in rows] == [
+        ("updated", ""),
+        ("skipped", "empty row"),
+        ("skipped", "empty row"),
+    ]
+
+
+def test_a_folder_that_cannot_hold_the_results_is_refused_before_sending(
+    sandbox: Sandbox, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    result = against(sandbox, write_csv(edits(1)), "--out", tmp_path / "no" / "out.csv")
+    assert result.exit_code == ExitCode.USAGE
+    assert f"folder {tmp_path / 'no'} does not exist." in result.stderr
+    assert sandbox.log == []

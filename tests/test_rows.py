@@ -91,6 +91,7 @@ def test_a_results_file_is_recognized_and_its_columns_are_not_fields(write_csv: 
             b"id,Text,text\nacti_1,a,b\n",
             "columns 'Text' and 'text' both mean 'text'; keep one of them.",
         ),
+        (b"id,text,text\nacti_1,a,b\n", "has two columns named 'text'; keep one of them."),
     ],
 )
 def test_unusable_files_are_refused_with_a_reason(
@@ -115,3 +116,20 @@ def test_missing_file_and_spreadsheet_files(tmp_path: Path) -> None:
         read_table(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="save the sheet as CSV"):
         read_table(tmp_path / "book.xlsx")
+
+
+def test_blank_lines_are_rows_so_that_row_numbers_match_the_spreadsheet(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(
+        f'id,text,Notes\n{activity_id(1)},"two\nlines",\n\n,,\n,,note\n{activity_id(2)},b,\n',
+        encoding="utf-8",
+    )
+    rows = list(read_table(path).rows())
+    assert [(row.number, row.activity_id, row.blank) for row in rows] == [
+        (2, activity_id(1), False),
+        (3, "", True),
+        (4, "", True),
+        (5, "", False),
+        (6, activity_id(2), False),
+    ]
+    assert rows[0].cells == {"text": "two\nlines"}
