@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from tqdm import tqdm
@@ -49,6 +50,15 @@ def cli() -> None:
     """
 
 
+def _check_base_url(context: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"'{value}' is not an http(s) URL, like {DEFAULT_BASE_URL}", context, param
+        )
+    return value
+
+
 def connection_options(command: F) -> F:
     options = [
         click.option(
@@ -69,6 +79,7 @@ def connection_options(command: F) -> F:
             show_envvar=True,
             default=DEFAULT_BASE_URL,
             show_default=True,
+            callback=_check_base_url,
             help="Close API base URL.",
         ),
     ]

@@ -207,6 +207,10 @@ class CloseClient:
             transport=transport,
         )
 
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
     async def __aenter__(self) -> CloseClient:
         return self
 
@@ -225,6 +229,17 @@ class CloseClient:
     async def get_sms(self, activity_id: str) -> Reply:
         response = await self._http.get(f"activity/sms/{activity_id}/")
         return _reply(response)
+
+    async def list_sms(self, activity_ids: list[str], fields: list[str]) -> list[dict[str, Any]]:
+        """The SMS among `activity_ids` that Close knows (one page, up to 100 ids)."""
+        params = {
+            "id__in": ",".join(activity_ids),
+            "_fields": ",".join(fields),
+            "_limit": str(len(activity_ids)),
+        }
+        reply = _reply(await self._http.get("activity/sms/", params=params))
+        data = reply.activity.get("data")
+        return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
 def _reply(response: httpx.Response) -> Reply:

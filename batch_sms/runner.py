@@ -226,8 +226,14 @@ def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> s
     return f"Close answered {status}: {error.message}"
 
 
+def describe_transport_error(error: httpx.TransportError) -> str:
+    """`ConnectError: [Errno 111] Connection refused`, or the bare name when httpx gives no
+    message (its timeouts often do not)."""
+    return f"{type(error).__name__}: {error}".rstrip(": ")
+
+
 def _transport_failure(update: Update, error: httpx.TransportError, attempts: int) -> RowResult:
-    detail = f"{type(error).__name__}: {error}".rstrip(": ")
+    detail = describe_transport_error(error)
     if isinstance(error, NEVER_SENT):
         message = f"could not reach Close ({detail}) in {attempts} attempts"
     elif update.sends:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,3 +68,11 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A loopback port with nothing listening on it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -180,7 +180,7 @@ def test_an_answer_slower_than_the_timeout_is_not_repeated_for_a_send(
 def test_a_key_revoked_half_way_stops_the_run(sandbox: Sandbox, write_csv: WriteCsv) -> None:
     rows = edits(10)
     sandbox.seed_drafts(row["id"] for row in rows)
-    sandbox.revoke_credentials_after(4)
+    sandbox.revoke_credentials_after(5)  # one GET to check access, then four PUTs
     path = write_csv(rows)
     result = against(sandbox, path, "--concurrency", "1")
     assert result.exit_code == ExitCode.ABORTED
@@ -205,7 +205,14 @@ def test_wrong_key_fails_fast_and_is_never_shown(sandbox: Sandbox, write_csv: Wr
     )
     assert result.exit_code == ExitCode.ABORTED
     results_file = path.with_name("input.results.csv")
-    assert outcomes(results_file) == ["failed"] + ["not_attempted"] * 4
+    assert outcomes(results_file) == ["not_attempted"] * 5
+    assert read_csv(results_file)[0]["error_message"] == (
+        "not attempted: Close answered 401 to the credentials: Unauthorized: invalid or missing "
+        "API key or OAuth token."
+    )
+    assert [(entry.method, entry.path, entry.status_code) for entry in sandbox.log] == [
+        ("GET", "/api/v1/activity/sms/", 401)
+    ]
     assert secret not in result.output
     assert secret not in results_file.read_text()
 
@@ -376,3 +383,27 @@ def test_a_folder_that_cannot_hold_the_results_is_refused_before_sending(
     assert result.exit_code == ExitCode.USAGE
     assert f"folder {tmp_path / 'no'} does not exist." in result.stderr
     assert sandbox.log == []
+
+
+def test_an_unreachable_close_stops_the_run_before_any_row(
+    write_csv: WriteCsv, unused_port: int
+) -> None:
+    path = write_csv(sends(3))
+    base_url = f"http://127.0.0.1:{unused_port}/api/v1/"
+    result = invoke(
+        "run", path, "--base-url", base_url, "--api-key", "k", "--yes", "--retry-wait", "0.01"
+    )
+    assert result.exit_code == ExitCode.ABORTED
+    (first, *_) = read_csv(path.with_name("input.results.csv"))
+    assert first["outcome"] == "not_attempted"
+    assert first["error_message"].startswith(
+        f"not attempted: could not reach Close at {base_url} (ConnectError"
+    )
+
+
+def test_base_url_must_be_http(write_csv: WriteCsv) -> None:
+    result = invoke("run", write_csv(edits(1)), "--api-key", "k", "--base-url", "api.close.com")
+    assert result.exit_code == ExitCode.USAGE
+    assert "'api.close.com' is not an http(s) URL, like https://api.close.com/api/v1/" in (
+        result.stderr
+    )

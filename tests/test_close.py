@@ -162,3 +162,20 @@ def test_errors_carry_the_wait_the_server_asks_for(
         run(handler, lambda c: c.update_sms(activity_id(1), {"text": "x"}))
     assert raised.value.status_code == status
     assert raised.value.retry_after == retry_after
+
+
+def test_list_sms_asks_for_the_ids_and_fields() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": [{"id": activity_id(1)}], "has_more": False})
+
+    ids = [activity_id(1), activity_id(2)]
+    found = run(handler, lambda c: c.list_sms(ids, ["id", "status"]))
+    assert found == [{"id": activity_id(1)}]
+    assert dict(seen[0].url.params) == {
+        "id__in": ",".join(ids),
+        "_fields": "id,status",
+        "_limit": "2",
+    }
