@@ -3,7 +3,6 @@ already updated, and a plain-words summary of what the plan will do."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,7 +90,3 @@ def make_plan(table: InputTable, now: datetime) -> Plan:
 def planned_results(plan: Plan) -> list[RowResult]:
     """The results of a dry run: every valid row is `planned`, nothing is sent."""
     return [RowResult(update.index, Outcome.PLANNED) for update in plan.updates]
-
-
-def outcome_counts(results: list[RowResult]) -> Counter[Outcome]:
-    return Counter(result.outcome for result in results)
