@@ -11,7 +11,7 @@ import re
 import tempfile
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -75,9 +75,8 @@ class RowResult:
         )
 
     def cells(self) -> dict[str, str]:
-        values = asdict(self)
-        values.pop("index")
-        return {name: "" if values[name] is None else str(values[name]) for name in columns.RESULTS}
+        """The results columns as text, in the results file's order."""
+        return {name: _text(getattr(self, name)) for name in columns.RESULTS}
 
 
 def _text(value: Any) -> str:
