@@ -177,6 +177,8 @@ def run(
 
     Example:
 
+        batch-sms run samples/campaign.csv --sandbox
+
         batch-sms run campaign.csv --dry-run
 
         CLOSE_API_KEY=... batch-sms run campaign.csv
