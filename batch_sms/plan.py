@@ -7,8 +7,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from batch_sms.results import Outcome, RowResult
-from batch_sms.rows import InputTable
+from batch_sms.rows import InputTable, SourceRow
+from batch_sms.runner import MAY_HAVE_BEEN_SENT
 from batch_sms.validation import Invalid, Kind, Update, Validator
+
+# A rerun does not send a row whose earlier send may have gone out: only the user, having
+# looked in Close, can tell. The message keeps the marker, so that later reruns hold it too.
+NOT_SENT_AGAIN = (
+    f"not sent again: an earlier run reported that {MAY_HAVE_BEEN_SENT}. If it went out, set "
+    "this row's outcome to updated; if not, clear its outcome and error_message to send it"
+)
 
 
 @dataclass(frozen=True)
@@ -71,20 +79,32 @@ def make_plan(table: InputTable, now: datetime) -> Plan:
     settled: list[RowResult] = []
     invalid: list[Invalid] = []
     for row in table.rows():
-        if row.blank:
-            settled.append(RowResult(row.index, Outcome.SKIPPED, error_message="empty row"))
-            continue
-        checked = validator.validate(row)
-        if row.previous_outcome == Outcome.UPDATED.value:
-            settled.append(RowResult.carried_over(row))
-        elif isinstance(checked, Invalid):
-            invalid.append(checked)
-            settled.append(
-                RowResult(row.index, Outcome.INVALID, error_message=checked.describe(table.header))
-            )
-        else:
+        checked = None if row.blank else validator.validate(row)
+        result = _known_result(row, checked, table)
+        if result is None:
+            assert isinstance(checked, Update)
             updates.append(checked)
+            continue
+        settled.append(result)
+        if result.outcome is Outcome.INVALID:
+            assert isinstance(checked, Invalid)
+            invalid.append(checked)
     return Plan(updates=updates, settled=settled, invalid=invalid, total_rows=len(table.frame))
+
+
+def _known_result(
+    row: SourceRow, checked: Update | Invalid | None, table: InputTable
+) -> RowResult | None:
+    """The result of a row that needs no request, or None when the row is to be sent."""
+    if checked is None:
+        return RowResult(row.index, Outcome.SKIPPED, error_message="empty row")
+    if row.previous_outcome == Outcome.UPDATED:
+        return RowResult.carried_over(row)
+    if isinstance(checked, Invalid):
+        return RowResult(row.index, Outcome.INVALID, error_message=checked.describe(table.header))
+    if checked.sends and MAY_HAVE_BEEN_SENT in row.cells.get("error_message", ""):
+        return RowResult(row.index, Outcome.FAILED, error_message=NOT_SENT_AGAIN)
+    return None
 
 
 def planned_results(plan: Plan) -> list[RowResult]:

@@ -407,3 +407,36 @@ def test_base_url_must_be_http(write_csv: WriteCsv) -> None:
     assert "'api.close.com' is not an http(s) URL, like https://api.close.com/api/v1/" in (
         result.stderr
     )
+
+
+def test_a_rerun_never_resends_a_row_that_may_have_been_sent(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    sandbox.seed_drafts([activity_id(0), activity_id(1)])
+    sandbox.inject(activity_id(0), Fault.DROP_AFTER_APPLY)
+    sandbox.inject(activity_id(1), Fault.DROP_AFTER_APPLY)
+    path = write_csv(sends(2))
+    against(sandbox, path)
+    results = path.with_name("input.results.csv")
+    assert outcomes(results) == ["failed", "failed"]
+
+    rerun = against(sandbox, results)
+    assert rerun.exit_code == ExitCode.ROWS_FAILED
+    second = path.with_name("input.results-2.csv")
+    rows = read_csv(second)
+    assert [row["error_message"] for row in rows] == [
+        "not sent again: an earlier run reported that the SMS may have been sent: check it in "
+        "Close before you run this row again. If it went out, set this row's outcome to "
+        "updated; if not, clear its outcome and error_message to send it"
+    ] * 2
+    assert [puts(sandbox, 0), puts(sandbox, 1)] == [1, 1]
+
+    # The user looked in Close: row 0 went out, row 1 is to be sent again.
+    rows[0]["outcome"] = "updated"
+    rows[1]["outcome"] = rows[1]["error_message"] = ""
+    write_csv(rows, name="input.results-2.csv")
+    against(sandbox, second)
+    third = read_csv(path.with_name("input.results-3.csv"))
+    assert third[0] == rows[0]
+    assert third[1]["error_message"].startswith("Close rejected the update (400): status:")
+    assert [puts(sandbox, 0), puts(sandbox, 1)] == [1, 2]
