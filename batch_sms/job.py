@@ -7,22 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
-from batch_sms.close import DEFAULT_BASE_URL, CloseAPIError, CloseClient, Credentials
+from batch_sms.close import DEFAULT_BASE_URL, CloseClient, Credentials
 from batch_sms.plan import Plan
 from batch_sms.results import Outcome, ResultBook, RowResult
 from batch_sms.runner import (
-    CREDENTIAL_STATUSES,
     MAY_HAVE_BEEN_SENT,
     RunReport,
     RunSettings,
-    describe_transport_error,
     send_updates,
 )
 
@@ -67,36 +59,9 @@ def send_plan(
             transport=connection.transport,
         )
         async with client:
-            refusal = await check_access(client, plan, run_settings) if plan.updates else None
-            if refusal is not None:
-                for update in plan.updates:
-                    record(
-                        RowResult(update.index, Outcome.NOT_ATTEMPTED, f"not attempted: {refusal}")
-                    )
-                return RunReport(aborted=refusal)
             return await send_updates(client, plan.updates, record, run_settings)
 
     return asyncio.run(main())
-
-
-async def check_access(client: CloseClient, plan: Plan, settings: RunSettings) -> str | None:
-    """Ask Close about one of the plan's SMS before sending anything, so that a wrong key or
-    an unreachable Close stops the run at once instead of failing every row. Returns why Close
-    cannot be used, or None. Any answer but 401/403 proves the key and the address work."""
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(3),
-        wait=wait_exponential_jitter(multiplier=settings.retry_wait, jitter=settings.retry_wait),
-        retry=retry_if_exception_type(httpx.TransportError),
-        reraise=True,
-    )
-    try:
-        await retrying(client.list_sms, [plan.updates[0].activity_id], ["id"])
-    except CloseAPIError as error:
-        if error.status_code in CREDENTIAL_STATUSES:
-            return f"Close answered {error.status_code} to the credentials: {error.message}"
-    except httpx.TransportError as error:
-        return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
-    return None
 
 
 def settle_unknown(plan: Plan, book: ResultBook) -> None:

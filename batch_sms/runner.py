@@ -8,6 +8,7 @@ it away). A timeout or a dropped connection after the request went out may hide 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
+    retry_if_exception_type,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -90,17 +92,26 @@ class _Run:
         )
 
     async def execute(self) -> RunReport:
-        workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
         try:
-            await asyncio.gather(*workers)
+            first = next(self.pending, None)
+            if first is not None:
+                self.pending = itertools.chain([first], self.pending)
+                self.aborted = await check_access(self.client, first.activity_id, self.settings)
+            if self.aborted is None:
+                await self._run_workers()
         except asyncio.CancelledError:
             self._settle_interrupted()
             raise
+        self._settle_not_started(f"not attempted: {self.aborted}")
+        return RunReport(aborted=self.aborted)
+
+    async def _run_workers(self) -> None:
+        workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
+        try:
+            await asyncio.gather(*workers)
         finally:
             for worker in workers:
                 worker.cancel()
-        self._settle_not_started(f"not attempted: the run stopped ({self.aborted})")
-        return RunReport(aborted=self.aborted)
 
     async def _work(self) -> None:
         # The iterator is shared: asyncio switches tasks only at an await, so next() is safe.
@@ -136,7 +147,7 @@ class _Run:
         try:
             return await retrying(attempt)
         except _NotStarted:
-            return _not_attempted(update.index, f"not attempted: the run stopped ({self.aborted})")
+            return _not_attempted(update.index, f"not attempted: {self.aborted}")
         except CloseAPIError as error:
             return self._api_failure(update, error, attempts)
         except httpx.TransportError as error:
@@ -198,6 +209,26 @@ class _Run:
     def _settle_not_started(self, message: str) -> None:
         for update in self.pending:
             self.on_result(_not_attempted(update.index, message))
+
+
+async def check_access(client: CloseClient, activity_id: str, settings: RunSettings) -> str | None:
+    """Ask Close about one SMS of the run before sending anything, so that a wrong key or an
+    unreachable Close stops the run at once instead of failing every row. Returns why Close
+    cannot be used, or None: any answer but 401/403 proves that the key and address work."""
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(3),
+        wait=wait_exponential_jitter(multiplier=settings.retry_wait, jitter=settings.retry_wait),
+        retry=retry_if_exception_type(httpx.TransportError),
+        reraise=True,
+    )
+    try:
+        await retrying(client.list_sms, [activity_id], ["id"])
+    except CloseAPIError as error:
+        if error.status_code in CREDENTIAL_STATUSES:
+            return f"Close answered {error.status_code} to the credentials: {error.message}"
+    except httpx.TransportError as error:
+        return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
+    return None
 
 
 def _not_attempted(index: int, message: str) -> RowResult:

@@ -27,10 +27,17 @@ def update(number: int, body: dict[str, Any]) -> Update:
 
 
 class Script:
-    """A fake Close: answers each activity's requests with the next step of its script, then
-    200. Records when each request arrived."""
+    """A fake Close: answers each activity's PUTs with the next step of its script, then 200.
+    Records when each PUT arrived. The access check (a GET of the list) gets `access`."""
 
-    def __init__(self, steps: dict[int, list[Step]] | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        steps: dict[int, list[Step]] | None = None,
+        delay: float = 0.0,
+        access: Step | None = None,
+    ) -> None:
+        self.access = access or httpx.Response(200, json={"data": [], "has_more": False})
+        self.access_checks = 0
         self.steps = {activity_id(n): list(s) for n, s in (steps or {}).items()}
         self.delay = delay
         self.calls: dict[str, int] = defaultdict(int)
@@ -39,6 +46,9 @@ class Script:
         self.most_in_flight = 0
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            self.access_checks += 1
+            return self._play(self.access)
         self.arrivals.append(time.monotonic())
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -52,7 +62,10 @@ class Script:
         target = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         self.calls[target] += 1
         steps = self.steps.get(target)
-        step = steps.pop(0) if steps else httpx.Response(200, json={"status": "sent"})
+        return self._play(steps.pop(0) if steps else httpx.Response(200, json={"status": "sent"}))
+
+    @staticmethod
+    def _play(step: Step) -> httpx.Response:
         if isinstance(step, Exception):
             raise step
         return step
@@ -199,7 +212,7 @@ def test_a_401_stops_the_run_and_leaves_the_rest_not_attempted() -> None:
         "Close refused the credentials (401): Invalid API key; check the API key"
     )
     assert results[4].error_message == (
-        "not attempted: the run stopped (Close answered 401 to the credentials: Invalid API key)"
+        "not attempted: Close answered 401 to the credentials: Invalid API key"
     )
     assert sum(script.calls.values()) == 2
 
@@ -286,3 +299,43 @@ def test_cancelling_a_run_gives_every_row_a_result() -> None:
     )
     assert results[0].error_message == "interrupted while the request was in flight"
     assert {r.outcome for r in results.values() if r.index >= 4} == {Outcome.NOT_ATTEMPTED}
+
+
+@pytest.mark.parametrize(
+    ("access", "reason"),
+    [
+        (
+            httpx.Response(401, json={"error": "Invalid API key"}),
+            "Close answered 401 to the credentials: Invalid API key",
+        ),
+        (
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            "could not reach Close at https://close.test/api/v1/ "
+            "(ConnectError: [Errno 111] Connection refused)",
+        ),
+    ],
+)
+def test_a_failed_access_check_stops_the_run_before_any_update(access: Step, reason: str) -> None:
+    script = Script(access=access)
+    results, report = send(script, [update(n, SEND) for n in range(3)])
+    assert report.aborted == reason
+    assert {r.error_message for r in results.values()} == {f"not attempted: {reason}"}
+    assert {r.outcome for r in results.values()} == {Outcome.NOT_ATTEMPTED}
+    assert script.arrivals == []
+    assert script.access_checks == (3 if isinstance(access, Exception) else 1)
+
+
+@pytest.mark.parametrize(
+    "access",
+    [httpx.Response(404, json={"error": "nope"}), httpx.Response(429), httpx.Response(503)],
+)
+def test_any_other_answer_to_the_access_check_lets_the_run_go_on(access: Step) -> None:
+    results, report = send(Script(access=access), [update(0, EDIT)])
+    assert report.aborted is None
+    assert results[0].outcome is Outcome.UPDATED
+
+
+def test_an_empty_run_asks_nothing() -> None:
+    script = Script()
+    results, report = send(script, [])
+    assert (results, report.aborted, script.access_checks) == ({}, None, 0)
