@@ -59,71 +59,73 @@ def _check_base_url(context: click.Context, param: click.Parameter, value: str) 
     return value
 
 
-def connection_options(command: F) -> F:
-    options = [
-        click.option(
-            "--api-key",
-            envvar="CLOSE_API_KEY",
-            show_envvar=True,
-            help="Close API key (sent as HTTP Basic user name). Default: none.",
-        ),
-        click.option(
-            "--oauth-token",
-            envvar="CLOSE_OAUTH_TOKEN",
-            show_envvar=True,
-            help="OAuth access token, instead of an API key. Default: none.",
-        ),
-        click.option(
-            "--base-url",
-            envvar="CLOSE_BASE_URL",
-            show_envvar=True,
-            default=DEFAULT_BASE_URL,
-            show_default=True,
-            callback=_check_base_url,
-            help="Close API base URL.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+def _option_bundle(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Options shared by commands, applied in the order they are listed (sqlite-utils style)."""
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
 
 
-def sending_options(command: F) -> F:
-    options = [
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            default=8,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0.1, 600),
-            default=30.0,
-            show_default=True,
-            help="Seconds to wait for each answer from Close.",
-        ),
-        click.option(
-            "--max-retries",
-            type=click.IntRange(0, 100),
-            default=5,
-            show_default=True,
-            help="Retries per row after a 429, 5xx or network error (a row that sends an SMS "
-            "is retried only when Close cannot have acted on it).",
-        ),
-        click.option(
-            "--retry-wait",
-            type=click.FloatRange(0, 600),
-            default=0.5,
-            show_default=True,
-            help="Seconds before the first retry of an error whose answer names no wait; "
-            "doubles with each retry, plus jitter.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+connection_options = _option_bundle(
+    click.option(
+        "--api-key",
+        envvar="CLOSE_API_KEY",
+        show_envvar=True,
+        help="Close API key (sent as HTTP Basic user name). Default: none.",
+    ),
+    click.option(
+        "--oauth-token",
+        envvar="CLOSE_OAUTH_TOKEN",
+        show_envvar=True,
+        help="OAuth access token, instead of an API key. Default: none.",
+    ),
+    click.option(
+        "--base-url",
+        envvar="CLOSE_BASE_URL",
+        show_envvar=True,
+        default=DEFAULT_BASE_URL,
+        show_default=True,
+        callback=_check_base_url,
+        help="Close API base URL.",
+    ),
+)
+
+sending_options = _option_bundle(
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 256),
+        default=8,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 600),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each answer from Close.",
+    ),
+    click.option(
+        "--max-retries",
+        type=click.IntRange(0, 100),
+        default=5,
+        show_default=True,
+        help="Retries per row after a 429, 5xx or network error (a row that sends an SMS "
+        "is retried only when Close cannot have acted on it).",
+    ),
+    click.option(
+        "--retry-wait",
+        type=click.FloatRange(0, 600),
+        default=0.5,
+        show_default=True,
+        help="Seconds before the first retry of an error whose answer names no wait; "
+        "doubles with each retry, plus jitter.",
+    ),
+)
 
 
 @cli.command()

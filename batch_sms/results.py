@@ -10,7 +10,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -115,7 +115,7 @@ class ResultBook:
             raise ValueError(f"{len(missing)} rows have no result (first: index {missing[0]})")
         return [self._results[index] for index in range(self.total_rows)]
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[RowResult]:
         return iter(self._results.values())
 
 

@@ -23,7 +23,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from batch_sms.close import CloseAPIError, CloseClient
+from batch_sms.close import CloseAPIError, CloseClient, Reply
 from batch_sms.pacing import Pacer
 from batch_sms.results import Outcome, RowResult
 from batch_sms.validation import Update
@@ -153,7 +153,7 @@ class _Run:
         except httpx.TransportError as error:
             return _transport_failure(update, error, attempts)
 
-    async def _put(self, update: Update):  # type: ignore[no-untyped-def]
+    async def _put(self, update: Update) -> Reply:
         try:
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
