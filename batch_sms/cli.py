@@ -6,7 +6,9 @@ import contextlib
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -18,16 +20,16 @@ from tqdm import tqdm
 
 from batch_sms import __version__
 from batch_sms.close import DEFAULT_BASE_URL, Credentials
-from batch_sms.job import Connection, new_book, send_plan, settle_unknown
-from batch_sms.plan import Plan, make_plan, planned_results
-from batch_sms.results import Outcome, ResultBook, RowResult, default_results_path, write_results
+from batch_sms.job import Connection, HardStop, JobReport, run_job, write_dry_run
+from batch_sms.journal import Journal, JournalError, Recovered, fingerprint, journal_path
+from batch_sms.pacing import parse_rate_cap
+from batch_sms.plan import Plan, Planner, make_plan
+from batch_sms.results import Outcome, RowResult, default_results_path
 from batch_sms.rows import InputError, InputTable, read_table
-from batch_sms.runner import RunReport, RunSettings
+from batch_sms.runner import RunSettings
 from batch_sms.sandbox import Sandbox, SandboxConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-MAX_INVALID_SHOWN = 10
 
 
 class ExitCode(IntEnum):
@@ -128,49 +130,85 @@ sending_options = _option_bundle(
 )
 
 
+run_options = _option_bundle(
+    click.option(
+        "--out",
+        "out_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Results file. Default: INPUT's name with .results.csv, beside it "
+        "(a rerun of x.results.csv writes x.results-2.csv).",
+    ),
+    click.option(
+        "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
+    ),
+    click.option(
+        "--resume",
+        is_flag=True,
+        help="Carry on a run of the same INPUT and --out that was stopped or crashed, from its "
+        "journal: finished rows are kept, rows that were in flight are read back from Close.",
+    ),
+    connection_options,
+    sending_options,
+    click.option(
+        "--rate-limit",
+        metavar="N/SECONDS",
+        help="Start at most N requests per SECONDS, to leave room for other integrations on "
+        "the same key. Default: as fast as Close's own limit allows.",
+    ),
+    click.option(
+        "--no-preflight",
+        is_flag=True,
+        help="Do not read each SMS from Close before sending it (rows that an earlier run may "
+        "have sent are still read back). Default: read them, 100 per request.",
+    ),
+    click.option(
+        "--max-sends",
+        type=click.IntRange(0),
+        help="Refuse to run if more than this many SMS would be sent. Default: no limit.",
+    ),
+    click.option(
+        "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
+    ),
+    click.option(
+        "--yes", "-y", is_flag=True, help="Send without asking for confirmation. Default: ask."
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes, only the summary."),
+    click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Run against a built-in stand-in for Close on this machine (no account needed); "
+        "the input's ids exist there as drafts, except ids containing 'missing'.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The `run` command's options, as click parsed them."""
+
+    out_path: Path | None
+    overwrite: bool
+    resume: bool
+    api_key: str | None
+    oauth_token: str | None
+    base_url: str
+    concurrency: int
+    timeout: float
+    max_retries: int
+    retry_wait: float
+    rate_limit: str | None
+    no_preflight: bool
+    max_sends: int | None
+    dry_run: bool
+    yes: bool
+    quiet: bool
+    sandbox: bool
+
+
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    "out_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Results file. Default: INPUT's name with .results.csv, beside it "
-    "(a rerun of x.results.csv writes x.results-2.csv).",
-)
-@click.option(
-    "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
-)
-@connection_options
-@sending_options
-@click.option(
-    "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
-)
-@click.option(
-    "--yes", "-y", is_flag=True, help="Send without asking for confirmation. Default: ask."
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes, only the summary.")
-@click.option(
-    "--sandbox",
-    is_flag=True,
-    help="Run against a built-in stand-in for Close on this machine (no account needed); "
-    "the input's ids exist there as drafts, except ids containing 'missing'.",
-)
-def run(
-    input_path: Path,
-    out_path: Path | None,
-    overwrite: bool,
-    api_key: str | None,
-    oauth_token: str | None,
-    base_url: str,
-    concurrency: int,
-    timeout: float,
-    max_retries: int,
-    retry_wait: float,
-    dry_run: bool,
-    yes: bool,
-    quiet: bool,
-    sandbox: bool,
-) -> None:
+@run_options
+def run(input_path: Path, **options: Any) -> None:
     """Update the SMS activities listed in INPUT, one row per activity.
 
     INPUT is a CSV file with an `id` column and the fields to change (text, status,
@@ -185,25 +223,124 @@ def run(
 
         CLOSE_API_KEY=... batch-sms run campaign.csv
     """
-    table = _read_input(input_path)
-    out_path = _results_path(input_path, out_path, overwrite)
-    credentials = _credentials(api_key, oauth_token, required=not (dry_run or sandbox))
-    plan = make_plan(table, now=datetime.now(UTC))
+    _run(input_path, RunOptions(**options))
+
+
+@cli.command()
+@click.argument("results_path", metavar="RESULTS", type=click.Path(path_type=Path))
+@run_options
+def rerun(results_path: Path, **options: Any) -> None:
+    """Try again the rows of an earlier run's RESULTS file that were not updated.
+
+    Rows shown as updated are kept as they are; invalid rows fixed by hand in the file are
+    validated again; rows that may have been sent are read back from Close first. The new
+    results file again holds every row.
+
+    Example:
+
+        batch-sms rerun campaign.results.csv
+    """
+    table = _read_input(results_path)
+    if not table.is_results_file:
+        raise click.BadParameter(
+            f"{results_path} has no 'outcome' column, so it is not a results file. "
+            f"To send it, use: batch-sms run {results_path}",
+            param_hint="RESULTS",
+        )
+    _run(results_path, RunOptions(**options), table)
+
+
+def _run(input_path: Path, options: RunOptions, table: InputTable | None = None) -> None:
+    table = table or _read_input(input_path)
+    out_path = _results_path(input_path, options)
+    credentials = _credentials(
+        options.api_key, options.oauth_token, required=not (options.dry_run or options.sandbox)
+    )
+    settings = _run_settings(options)
+    recovered = _recover(input_path, out_path) if options.resume else None
+    if not options.resume and journal_path(out_path).exists() and not options.dry_run:
+        raise click.BadParameter(
+            f"{journal_path(out_path)} holds an unfinished run of this results file. Resume it "
+            "with --resume (rows it sent are not sent again), or choose another --out.",
+            param_hint="--out",
+        )
+    now = datetime.now(UTC)
+    plan = _make_plan(Planner(table, now, recovered), options.quiet)
+    if options.dry_run:
+        _finish_dry_run(Planner(table, now, recovered), plan, out_path)
+    _check_sends(plan, options)
+    journal = _open_journal(input_path, out_path, options.resume)
+    with _sandbox_if(options.sandbox, table, options.quiet) as server:
+        connection = _connection(options, credentials, server)
+        _send_and_report(
+            Planner(table, now, recovered),
+            plan,
+            connection,
+            settings,
+            out_path,
+            journal,
+            options,
+            input_path,
+        )
+
+
+def _run_settings(options: RunOptions) -> RunSettings:
+    cap = None
+    if options.rate_limit:
+        try:
+            cap = parse_rate_cap(options.rate_limit)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--rate-limit") from None
+    return RunSettings(
+        concurrency=options.concurrency,
+        max_retries=options.max_retries,
+        retry_wait=options.retry_wait,
+        rate_cap=cap,
+        preflight=not options.no_preflight,
+    )
+
+
+def _connection(
+    options: RunOptions, credentials: Credentials | None, server: Sandbox | None
+) -> Connection:
+    if server is not None:
+        return Connection(
+            Credentials(api_key=server.config.api_key), server.base_url, options.timeout
+        )
+    assert credentials is not None
+    return Connection(credentials, options.base_url, options.timeout)
+
+
+def _recover(input_path: Path, out_path: Path) -> Recovered:
+    try:
+        journal, recovered = Journal.reopen(
+            journal_path(out_path), input_path, fingerprint(input_path)
+        )
+    except JournalError as error:
+        raise click.BadParameter(str(error), param_hint="--resume") from None
+    journal.close()
+    return recovered
+
+
+def _open_journal(input_path: Path, out_path: Path, resume: bool) -> Journal:
+    path = journal_path(out_path)
+    try:
+        if resume:
+            return Journal.reopen(path, input_path, fingerprint(input_path))[0]
+        return Journal.create(path, input_path, fingerprint(input_path))
+    except JournalError as error:
+        raise click.BadParameter(str(error), param_hint="--out") from None
+
+
+def _make_plan(planner: Planner, quiet: bool) -> Plan:
+    try:
+        plan = make_plan(planner)
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from None
     if not quiet:
-        _note_ignored(table)
-    _report_invalid(plan, table, quiet)
-    if dry_run:
-        _finish_dry_run(table, plan, out_path)
-    if plan.sends and not (yes or sandbox):
-        _confirm_sends(plan)
-    settings = RunSettings(concurrency, max_retries, retry_wait)
-    with _sandbox_if(sandbox, plan, quiet) as server:
-        if server is not None:
-            credentials = Credentials(api_key=server.config.api_key)
-            base_url = server.base_url
-        assert credentials is not None
-        connection = Connection(credentials, base_url, timeout)
-        _send_and_report(table, plan, connection, settings, out_path, quiet)
+        _note_ignored(planner.table)
+        _report_invalid(plan)
+    return plan
 
 
 def _read_input(path: Path) -> InputTable:
@@ -213,11 +350,11 @@ def _read_input(path: Path) -> InputTable:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
 
 
-def _results_path(input_path: Path, out_path: Path | None, overwrite: bool) -> Path:
-    path = out_path or default_results_path(input_path)
+def _results_path(input_path: Path, options: RunOptions) -> Path:
+    path = options.out_path or default_results_path(input_path)
     if path.resolve() == input_path.resolve():
         raise click.BadParameter("the results would overwrite the input file.", param_hint="--out")
-    if path.exists() and not overwrite:
+    if path.exists() and not (options.overwrite or options.resume):
         raise click.BadParameter(
             f"{path} exists already. Choose another file with --out, or pass --overwrite.",
             param_hint="--out",
@@ -260,21 +397,19 @@ def _note_ignored(table: InputTable) -> None:
         click.echo(f"Note: columns not sent (kept in the results): {names}", err=True)
 
 
-def _report_invalid(plan: Plan, table: InputTable, quiet: bool) -> None:
-    if not plan.invalid or quiet:
+def _report_invalid(plan: Plan) -> None:
+    if not plan.invalid:
         return
-    click.echo(f"{len(plan.invalid):,} rows are invalid and will not be sent:", err=True)
-    for row in plan.invalid[:MAX_INVALID_SHOWN]:
-        click.echo(f"  row {row.number}: {row.describe(table.header)}", err=True)
-    hidden = len(plan.invalid) - MAX_INVALID_SHOWN
+    click.echo(f"{plan.invalid:,} rows are invalid and will not be sent:", err=True)
+    for number, problems in plan.first_invalid:
+        click.echo(f"  row {number}: {problems}", err=True)
+    hidden = plan.invalid - len(plan.first_invalid)
     if hidden > 0:
         click.echo(f"  ... and {hidden:,} more: see the results file.", err=True)
 
 
-def _finish_dry_run(table: InputTable, plan: Plan, out_path: Path) -> None:
-    book = new_book(plan)
-    book.record_all(planned_results(plan))
-    write_results(table, book.in_order(), out_path)
+def _finish_dry_run(planner: Planner, plan: Plan, out_path: Path) -> None:
+    write_dry_run(planner, out_path)
     click.echo("Dry run: nothing was sent. If run for real:")
     for line in plan.describe():
         click.echo(f"  {line}")
@@ -282,7 +417,15 @@ def _finish_dry_run(table: InputTable, plan: Plan, out_path: Path) -> None:
     sys.exit(ExitCode.ROWS_FAILED if plan.invalid else ExitCode.OK)
 
 
-def _confirm_sends(plan: Plan) -> None:
+def _check_sends(plan: Plan, options: RunOptions) -> None:
+    """Refuse more sends than --max-sends, and ask before sending unless told not to."""
+    if options.max_sends is not None and plan.sends > options.max_sends:
+        raise click.UsageError(
+            f"This run would send {plan.sends:,} SMS, more than --max-sends {options.max_sends:,}."
+            " Nothing was sent."
+        )
+    if not plan.sends or options.yes or options.sandbox:
+        return
     if not sys.stdin.isatty():
         raise click.UsageError(
             f"This run would send {plan.sends:,} SMS and there is no terminal to confirm it. "
@@ -296,41 +439,54 @@ def _confirm_sends(plan: Plan) -> None:
 
 
 @contextlib.contextmanager
-def _sandbox_if(wanted: bool, plan: Plan, quiet: bool) -> Iterator[Sandbox | None]:
-    """A sandbox for this run, in which the plan's ids exist as drafts; None when not wanted."""
+def _sandbox_if(wanted: bool, table: InputTable, quiet: bool) -> Iterator[Sandbox | None]:
+    """A sandbox for this run, in which the input's ids exist as drafts; None when not wanted."""
     if not wanted:
         yield None
         return
     with Sandbox(SandboxConfig()) as server:
-        server.seed_drafts(update.activity_id for update in plan.updates)
+        server.seed_drafts(row.activity_id for row in table.rows() if not row.blank)
         if not quiet:
             click.echo(f"Sandbox: a stand-in for Close at {server.base_url}", err=True)
         yield server
 
 
 def _send_and_report(
-    table: InputTable,
+    planner: Planner,
     plan: Plan,
     connection: Connection,
     settings: RunSettings,
     out_path: Path,
-    quiet: bool,
+    journal: Journal,
+    options: RunOptions,
+    input_path: Path,
 ) -> None:
-    book = new_book(plan)
     started = time.monotonic()
-    report: RunReport | None = None
+
+    def stopping() -> None:
+        click.echo(
+            "\nStopping: no new requests; waiting for those in flight "
+            "(Ctrl-C again to stop at once).",
+            err=True,
+        )
+
     try:
-        with _progress(len(plan.updates), quiet) as on_result:
-            report = send_plan(plan, connection, book, settings, on_result)
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted: rows not yet sent were not attempted.", err=True)
-    finally:
-        settle_unknown(plan, book)
-        write_results(table, book.in_order(), out_path)
-    this_run = {update.index for update in plan.updates}
-    sent = sum(1 for result in book if result.index in this_run and result.attempts)
-    _print_summary(book, sent, time.monotonic() - started, out_path)
-    sys.exit(_exit_code(book, report))
+        with _progress(plan.updates, options.quiet) as on_result:
+            report = run_job(planner, connection, out_path, journal, settings, on_result, stopping)
+    except HardStop:
+        journal.close()
+        click.echo(
+            f"\nStopped at once. Every finished row is in {journal.path}; carry on with:\n"
+            f"  batch-sms run {input_path} --out {out_path} --resume",
+            err=True,
+        )
+        sys.exit(ExitCode.INTERRUPTED)
+    if report.stopped or report.aborted:
+        journal.close()
+    else:
+        journal.remove()
+    _print_summary(report, plan.total_rows, time.monotonic() - started, out_path)
+    sys.exit(_exit_code(report, input_path, out_path))
 
 
 @contextlib.contextmanager
@@ -347,30 +503,36 @@ def _progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
         yield advance
 
 
-def _print_summary(book: ResultBook, sent: int, elapsed: float, out_path: Path) -> None:
-    counts = book.counts()
-    rate = sent / elapsed if elapsed > 0 else 0.0
-    click.echo(f"{book.total_rows:,} rows in {elapsed:.1f} s ({rate:,.1f} rows sent per second)")
+def _print_summary(report: JobReport, total_rows: int, elapsed: float, out_path: Path) -> None:
+    rate = report.requested / elapsed if elapsed > 0 else 0.0
+    click.echo(f"{total_rows:,} rows in {elapsed:.1f} s ({rate:,.1f} rows sent per second)")
     for outcome in Outcome:
-        if counts[outcome]:
-            click.echo(f"  {outcome.value:<14}{counts[outcome]:>8,}")
+        if report.counts[outcome]:
+            click.echo(f"  {outcome.value:<14}{report.counts[outcome]:>8,}")
     click.echo(f"Results: {out_path}")
-    if _unfinished(book):
-        click.echo(f"To retry the rows not updated: batch-sms run {out_path}")
 
 
-def _exit_code(book: ResultBook, report: RunReport | None) -> ExitCode:
-    if report is None:
+def _exit_code(report: JobReport, input_path: Path, out_path: Path) -> ExitCode:
+    if report.stopped:
+        click.echo(
+            "Interrupted: rows not started are not_attempted. Carry on with:\n"
+            f"  batch-sms run {input_path} --out {out_path} --resume\n"
+            f"or retry every row not updated with: batch-sms rerun {out_path}",
+            err=True,
+        )
         return ExitCode.INTERRUPTED
     if report.aborted:
         click.echo(f"The run stopped early: {report.aborted}", err=True)
+        click.echo(f"To retry the rows not updated: batch-sms rerun {out_path}")
         return ExitCode.ABORTED
-    return ExitCode.ROWS_FAILED if _unfinished(book) else ExitCode.OK
+    if _unfinished(report.counts):
+        click.echo(f"To retry the rows not updated: batch-sms rerun {out_path}")
+        return ExitCode.ROWS_FAILED
+    return ExitCode.OK
 
 
-def _unfinished(book: ResultBook) -> int:
+def _unfinished(counts: Counter[Outcome]) -> int:
     """Rows that a rerun of the results would try again."""
-    counts = book.counts()
     return counts[Outcome.INVALID] + counts[Outcome.FAILED] + counts[Outcome.NOT_ATTEMPTED]
 
 

@@ -1,22 +1,33 @@
-"""A whole run, without a terminal: send a plan's updates and collect every row's result."""
+"""A whole run, without a terminal: stream the plan's rows to Close and every row, with its
+result, to the results file, keeping the journal as rows start and finish.
+
+Ctrl-C once: no new requests; those in flight finish (for at most `grace` seconds), and the
+results file is written with the rest `not_attempted`. Ctrl-C twice, or the grace ends: stop at
+once; the results file is not written, and the journal lets `--resume` carry on.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import signal
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
 from batch_sms.close import DEFAULT_BASE_URL, CloseClient, Credentials
-from batch_sms.plan import Plan
-from batch_sms.results import Outcome, ResultBook, RowResult
-from batch_sms.runner import (
-    MAY_HAVE_BEEN_SENT,
-    RunReport,
-    RunSettings,
-    send_updates,
-)
+from batch_sms.journal import Journal
+from batch_sms.plan import Planner
+from batch_sms.results import OrderedResults, Outcome, RowResult
+from batch_sms.runner import RunSettings, Sender
+from batch_sms.tables import open_table_writer
+from batch_sms.validation import Update
+
+# Rows held in memory while they wait for an earlier row's result; past this, reading pauses.
+MAX_WAITING = 20_000
 
 
 @dataclass(frozen=True)
@@ -27,49 +38,147 @@ class Connection:
     transport: httpx.AsyncBaseTransport | None = None
 
 
-def new_book(plan: Plan) -> ResultBook:
-    """A result book that already holds the rows settled without a request."""
-    book = ResultBook(plan.total_rows)
-    book.record_all(plan.settled)
-    return book
+@dataclass(frozen=True)
+class JobReport:
+    counts: Counter[Outcome]
+    requested: int
+    """Rows for which a request went to Close in this run."""
+    aborted: str | None = None
+    stopped: bool = False
 
 
-def send_plan(
-    plan: Plan,
+class HardStop(Exception):
+    """The run was stopped at once: no results file, the journal holds what happened."""
+
+
+def write_dry_run(planner: Planner, out_path: Path) -> Counter[Outcome]:
+    """The results of a dry run: every valid row is `planned`, nothing is sent."""
+    table = planner.table
+    with open_table_writer(out_path, OrderedResults.header(table)) as writer:
+        book = OrderedResults(table, writer)
+        for row, item in planner.classified():
+            book.expect(row)
+            if isinstance(item, Update):
+                item = RowResult(row.index, Outcome.PLANNED)
+            book.record(item)
+        book.check_complete()
+    return book.counts
+
+
+def run_job(
+    planner: Planner,
     connection: Connection,
-    book: ResultBook,
+    out_path: Path,
+    journal: Journal,
     settings: RunSettings | None = None,
     on_result: Callable[[RowResult], None] | None = None,
-) -> RunReport:
-    """Send the plan's updates and record each result in `book` as soon as it is known.
-    KeyboardInterrupt propagates after every row has been given a result."""
-    run_settings = settings or RunSettings()
+    on_stopping: Callable[[], None] | None = None,
+    grace: float = 35.0,
+) -> JobReport:
+    """Send the planner's updates and write every row's result to `out_path`. Raises
+    HardStop when stopped at once; the journal is then the record of the run."""
+    job = _Job(
+        planner, connection, out_path, journal, settings or RunSettings(), on_result, on_stopping
+    )
+    try:
+        return asyncio.run(job.main(grace))
+    except asyncio.CancelledError:
+        raise HardStop from None
+    except KeyboardInterrupt:
+        raise HardStop from None
 
-    def record(result: RowResult) -> None:
-        book.record(result)
-        if on_result is not None:
-            on_result(result)
 
-    async def main() -> RunReport:
+class _Job:
+    def __init__(
+        self,
+        planner: Planner,
+        connection: Connection,
+        out_path: Path,
+        journal: Journal,
+        settings: RunSettings,
+        on_result: Callable[[RowResult], None] | None,
+        on_stopping: Callable[[], None] | None,
+    ) -> None:
+        self.planner = planner
+        self.connection = connection
+        self.out_path = out_path
+        self.journal = journal
+        self.settings = settings
+        self.on_result = on_result or (lambda result: None)
+        self.on_stopping = on_stopping or (lambda: None)
+        self.requested = 0
+
+    async def main(self, grace: float) -> JobReport:
+        table = self.planner.table
         client = CloseClient(
-            connection.credentials,
-            base_url=connection.base_url,
-            timeout=connection.timeout,
-            max_connections=run_settings.concurrency,
-            transport=connection.transport,
+            self.connection.credentials,
+            base_url=self.connection.base_url,
+            timeout=self.connection.timeout,
+            max_connections=self.settings.concurrency,
+            transport=self.connection.transport,
         )
         async with client:
-            return await send_updates(client, plan.updates, record, run_settings)
+            with open_table_writer(self.out_path, OrderedResults.header(table)) as writer:
+                book = OrderedResults(table, writer)
+                sender = Sender(
+                    client,
+                    lambda result: self._record(book, result),
+                    self.settings,
+                    on_start=lambda update: self.journal.started(update.index),
+                )
+                with _interrupts(sender, grace, self.on_stopping):
+                    report = await sender.execute(self._updates(book))
+                book.check_complete()
+        return JobReport(book.counts, self.requested, report.aborted, report.stopped)
 
-    return asyncio.run(main())
+    def _record(self, book: OrderedResults, result: RowResult) -> None:
+        if result.outcome is not Outcome.NOT_ATTEMPTED:
+            self.journal.finished(result)
+        if result.attempts:
+            self.requested += 1
+        book.record(result)
+        self.on_result(result)
+
+    async def _updates(self, book: OrderedResults) -> AsyncIterator[Update | None]:
+        """The updates to send, in input order; rows settled without a request go straight to
+        the results. Yields None when too many rows wait for an earlier row's result: the
+        sender then passes on what it holds, and reading waits until those rows are written."""
+        for row, item in self.planner.classified():
+            book.expect(row)
+            if isinstance(item, Update):
+                yield item
+            else:
+                book.record(item)
+            if book.waiting > MAX_WAITING:
+                yield None
+                while book.waiting > MAX_WAITING // 2:
+                    await asyncio.sleep(0.01)
 
 
-def settle_unknown(plan: Plan, book: ResultBook) -> None:
-    """Give a result to rows left without one by a hard stop (a second Ctrl-C): their request
-    may or may not have gone out, and the message says so rather than guess."""
-    missing = set(book.missing())
-    for update in plan.updates:
-        if update.index in missing:
-            message = "the run was stopped before this row's outcome was known"
-            message += f"; {MAY_HAVE_BEEN_SENT}" if update.sends else "; rerunning it is safe"
-            book.record(RowResult(update.index, Outcome.FAILED, error_message=message))
+@contextlib.contextmanager
+def _interrupts(sender: Sender, grace: float, on_stopping: Callable[[], None]) -> Iterator[None]:
+    """SIGINT once stops the sender gently, twice (or after `grace` seconds) cancels the run."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+
+    def interrupted() -> None:
+        if sender.stopping:
+            task.cancel()
+            return
+        sender.stop()
+        on_stopping()
+        timers.append(loop.call_later(grace, task.cancel))
+
+    timers: list[asyncio.TimerHandle] = []
+    try:
+        loop.add_signal_handler(signal.SIGINT, interrupted)
+    except (ValueError, RuntimeError, NotImplementedError):
+        yield  # not the main thread, or no signals here: Ctrl-C is KeyboardInterrupt
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        for timer in timers:
+            timer.cancel()

@@ -1,12 +1,27 @@
-"""One pacer shared by all workers, so that Close's rate limit pauses the whole run at once
-instead of each worker discovering it with a 429 of its own."""
+"""One pacer shared by all workers: it decides when the next request may start.
+
+Four things hold a request back, each for its own reason:
+- a pause that a 429 (or an exhausted `RateLimit` window) imposes on the whole run at once,
+  instead of each worker discovering it with a 429 of its own;
+- the budget that Close's `RateLimit` header announces: once `remaining` is spent, new requests
+  wait for `reset`, so the run rides the limit instead of running into it;
+- a cap the user sets (`--rate-limit N/SECONDS`), to leave room for other integrations that
+  share the key;
+- how many requests may be in flight: halved while 429s or 503s keep coming, grown back by one
+  per round of successes when they stop (additive increase, multiplicative decrease).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from batch_sms.close import RateLimit
 
@@ -14,25 +29,161 @@ from batch_sms.close import RateLimit
 # seconds), so that they do not all hit the API in the same instant.
 SPREAD_SHARE = 0.1
 MAX_SPREAD = 0.25
+# Congestion halves the requests in flight at most once per this many seconds: the 429s of
+# requests that were already in flight together are one signal, not several.
+SLOW_DOWN_EVERY = 1.0
+# Two RateLimit headers whose resets fall this close together describe the same window.
+SAME_WINDOW = 0.05
+
+
+@dataclass(frozen=True)
+class RateCap:
+    """At most `requests` starts in any window of `seconds`."""
+
+    requests: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.requests < 1 or self.seconds <= 0:
+            raise ValueError("a rate cap needs at least 1 request per a positive number of seconds")
+
+
+def parse_rate_cap(value: str) -> RateCap:
+    """`40/1` -> 40 requests per 1 second; `100/10` -> 100 per 10 seconds. ValueError with a
+    message for the user otherwise."""
+    count, _, seconds = value.partition("/")
+    try:
+        return RateCap(int(count), float(seconds or "1"))
+    except ValueError:
+        raise ValueError(f"'{value}' is not N/SECONDS, like 40/1") from None
+
+
+class Halted(Exception):
+    """The run stopped while a request waited for its turn: it never started."""
+
+
+async def sleep_unless(halt: asyncio.Event, seconds: float) -> None:
+    """Sleep for `seconds`, or until `halt` is set."""
+    try:
+        await asyncio.wait_for(halt.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class Pacer:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_in_flight: int = 8,
+        cap: RateCap | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_in_flight = max_in_flight
+        self.cap = cap
         self._clock = clock
         self._resume_at = 0.0
+        self._allowed = float(max_in_flight)
+        self._last_slow_down = -SLOW_DOWN_EVERY
+        self._starts: deque[float] = deque()
+        self._budget: int | None = None
+        self._window_ends = 0.0
+        self._slot_freed = asyncio.Event()
+        self._tickets = itertools.count()
+        self._flying: set[int] = set()
+        self._freshest = -1
 
-    def observe(self, rate_limit: RateLimit | None) -> None:
-        """Hold every new request back when the window is used up, until it resets."""
-        if rate_limit is not None and rate_limit.remaining <= 0:
-            self.pause(rate_limit.reset)
-
-    def pause(self, seconds: float) -> None:
-        self._resume_at = max(self._resume_at, self._clock() + seconds)
+    @property
+    def in_flight_limit(self) -> int:
+        """How many requests may be in flight now."""
+        return max(1, int(self._allowed))
 
     @property
     def paused_for(self) -> float:
         return max(0.0, self._resume_at - self._clock())
 
-    async def wait_turn(self) -> None:
-        while (delay := self.paused_for) > 0:
-            await asyncio.sleep(delay + random.uniform(0, min(MAX_SPREAD, delay * SPREAD_SHARE)))
+    @asynccontextmanager
+    async def turn(self, halt: asyncio.Event | None = None) -> AsyncIterator[int]:
+        """Wait until a request may start, and hold its place in flight until it ends. Yields
+        the request's ticket, which `observe` takes with the answer's header. Raises Halted
+        if `halt` is set before the request could start."""
+        await self._wait_for_start(halt or asyncio.Event())
+        ticket = next(self._tickets)
+        self._flying.add(ticket)
+        self._starts.append(self._clock())
+        if self._budget is not None:
+            self._budget -= 1
+        try:
+            yield ticket
+        finally:
+            self._flying.discard(ticket)
+            self._slot_freed.set()
+
+    async def _wait_for_start(self, halt: asyncio.Event) -> None:
+        while not halt.is_set():
+            delay = self._delay()
+            if delay > 0:
+                spread = random.uniform(0, min(MAX_SPREAD, delay * SPREAD_SHARE))
+                await sleep_unless(halt, delay + spread)
+            elif len(self._flying) >= self.in_flight_limit:
+                self._slot_freed.clear()
+                await _first_of(halt.wait(), self._slot_freed.wait())
+            else:
+                return
+        raise Halted
+
+    def _delay(self) -> float:
+        """Seconds until the pause, the header's budget and the user's cap all allow a start."""
+        now = self._clock()
+        delay = self._resume_at - now
+        if self._budget is not None and self._budget <= 0:
+            if now < self._window_ends:
+                delay = max(delay, self._window_ends - now)
+            else:
+                # A new window: its budget is unknown until the next answer tells it.
+                self._budget = None
+        if self.cap is not None:
+            while self._starts and self._starts[0] <= now - self.cap.seconds:
+                self._starts.popleft()
+            if len(self._starts) >= self.cap.requests:
+                delay = max(delay, self._starts[0] + self.cap.seconds - now)
+        return delay
+
+    def observe(self, rate_limit: RateLimit | None, ticket: int) -> None:
+        """Take in the `RateLimit` header of the answer to request `ticket`. Close counted the
+        requests sent before it; those sent after it and still in flight will spend the
+        `remaining` too. Answers arrive out of order, so in one window only the answer to the
+        latest request counts."""
+        if rate_limit is None:
+            return
+        window_ends = self._clock() + rate_limit.reset
+        new_window = window_ends > self._window_ends + SAME_WINDOW + rate_limit.reset / 10
+        if not new_window and ticket < self._freshest:
+            return
+        sent_after = sum(1 for other in self._flying if other > ticket)
+        self._budget = rate_limit.remaining - sent_after
+        self._window_ends = window_ends
+        self._freshest = ticket
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request back for `seconds` (a 429 said so)."""
+        self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    def congested(self) -> None:
+        """A 429 or a 503: fewer requests in flight, halved at most once per second."""
+        now = self._clock()
+        if now - self._last_slow_down >= SLOW_DOWN_EVERY:
+            self._last_slow_down = now
+            self._allowed = max(1.0, self._allowed / 2)
+
+    def succeeded(self) -> None:
+        """A request went through: one more in flight after a round of successes."""
+        if self._allowed < self.max_in_flight:
+            self._allowed = min(float(self.max_in_flight), self._allowed + 1 / self._allowed)

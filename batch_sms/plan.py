@@ -1,52 +1,124 @@
-"""From input rows to a plan: which rows will be sent, which are invalid, which a previous run
-already updated, and a plain-words summary of what the plan will do."""
+"""From input rows to a plan: which rows will be sent, which are invalid, which an earlier run
+already settled, and a plain-words summary of what the plan will do.
+
+A plan is made by streaming the rows once (`make_plan`) without keeping them: a run streams
+them again through the same `Planner` rules, so memory does not grow with the file.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from batch_sms.journal import Recovered
 from batch_sms.results import Outcome, RowResult
 from batch_sms.rows import InputTable, SourceRow
 from batch_sms.runner import MAY_HAVE_BEEN_SENT
 from batch_sms.validation import Invalid, Kind, Update, Validator
 
-# A rerun does not send a row whose earlier send may have gone out: only the user, having
-# looked in Close, can tell. The message keeps the marker, so that later reruns hold it too.
-NOT_SENT_AGAIN = (
-    f"not sent again: an earlier run reported that {MAY_HAVE_BEEN_SENT}. If it went out, set "
-    "this row's outcome to updated; if not, clear its outcome and error_message to send it"
-)
+INVALID_SHOWN = 10
 
 
-@dataclass(frozen=True)
+class Planner:
+    """Turns each row into an update to send or a result known without a request. The same
+    rules give the same answers on every pass over the same file."""
+
+    def __init__(
+        self,
+        table: InputTable,
+        now: datetime,
+        recovered: Recovered | None = None,
+    ) -> None:
+        self.table = table
+        self.validator = Validator(now)
+        self.recovered = recovered or Recovered()
+        self.in_flight = self.recovered.in_flight()
+
+    def classify(self, row: SourceRow) -> Update | RowResult:
+        """An Update to send, or the row's result when no request is needed."""
+        if row.blank:
+            return RowResult(row.index, Outcome.SKIPPED, error_message="empty row")
+        # Every row is validated, also those settled earlier, so that a repeated id is caught
+        # the same way on every pass.
+        checked = self.validator.validate(row)
+        journaled = self.recovered.results.get(row.index)
+        if journaled is not None and journaled.outcome in (Outcome.UPDATED, Outcome.SKIPPED):
+            return journaled
+        if row.previous_outcome == Outcome.UPDATED:
+            return RowResult.carried_over(row)
+        if isinstance(checked, Invalid):
+            return RowResult(
+                row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
+            )
+        if checked.sends and self._may_have_been_sent(row, journaled):
+            # Sent only if reading it back from Close shows it still a draft.
+            return replace(checked, uncertain=True)
+        return checked
+
+    def _may_have_been_sent(self, row: SourceRow, journaled: RowResult | None) -> bool:
+        if row.index in self.in_flight:
+            return True
+        earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
+        return MAY_HAVE_BEEN_SENT in earlier
+
+    def classified(self) -> Iterator[tuple[SourceRow, Update | RowResult]]:
+        for row in self.table.rows():
+            yield row, self.classify(row)
+
+
+@dataclass
 class Plan:
-    updates: list[Update]
-    """Valid rows to send, in input order."""
-    settled: list[RowResult]
-    """Rows whose result is known without a request: invalid, or updated by a previous run."""
-    invalid: list[Invalid]
-    total_rows: int
+    """What a run of the file will do, counted without keeping the rows."""
+
+    total_rows: int = 0
+    kinds: Counter[Kind] = field(default_factory=Counter)
+    invalid: int = 0
+    first_invalid: list[tuple[int, str]] = field(default_factory=list)
+    """(row number, problems) of the first invalid rows, to show before sending."""
+    carried_over: int = 0
+    uncertain: int = 0
+    first_scheduled: datetime | None = None
+    last_scheduled: datetime | None = None
+
+    @property
+    def updates(self) -> int:
+        return sum(self.kinds.values())
 
     def count(self, kind: Kind) -> int:
-        return sum(1 for update in self.updates if update.kind is kind)
+        return self.kinds[kind]
 
     @property
     def sends(self) -> int:
         """How many SMS this plan sends, now or at a scheduled time."""
-        return sum(1 for update in self.updates if update.sends)
-
-    @property
-    def carried_over(self) -> int:
-        return sum(1 for result in self.settled if result.outcome is Outcome.UPDATED)
+        return self.kinds[Kind.SEND_NOW] + self.kinds[Kind.SCHEDULE]
 
     def schedule_window(self) -> tuple[datetime, datetime] | None:
-        times = [
-            datetime.fromisoformat(u.body["date_scheduled"])
-            for u in self.updates
-            if u.kind is Kind.SCHEDULE
-        ]
-        return (min(times), max(times)) if times else None
+        if self.first_scheduled is None or self.last_scheduled is None:
+            return None
+        return self.first_scheduled, self.last_scheduled
+
+    def add(self, row: SourceRow, item: Update | RowResult) -> None:
+        self.total_rows += 1
+        if isinstance(item, Update):
+            self._add_update(item)
+        elif item.outcome is Outcome.INVALID:
+            self.invalid += 1
+            if len(self.first_invalid) < INVALID_SHOWN:
+                self.first_invalid.append((row.number, item.error_message))
+        elif item.outcome is Outcome.UPDATED:
+            self.carried_over += 1
+
+    def _add_update(self, update: Update) -> None:
+        self.kinds[update.kind] += 1
+        self.uncertain += update.uncertain
+        if update.kind is Kind.SCHEDULE:
+            moment = datetime.fromisoformat(update.body["date_scheduled"])
+            if self.first_scheduled is None or moment < self.first_scheduled:
+                self.first_scheduled = moment
+            if self.last_scheduled is None or moment > self.last_scheduled:
+                self.last_scheduled = moment
 
     def describe(self) -> list[str]:
         """What the plan will do, one line per kind of row, for the summary and confirmation."""
@@ -58,12 +130,17 @@ class Plan:
             scheduled += f" between {first} and {last}" if first != last else f" for {first}"
         lines.append(scheduled)
         lines.append(f"{self.count(Kind.EDIT):,} SMS will only be edited (nothing sent)")
+        if self.uncertain:
+            lines.append(
+                f"{self.uncertain:,} of them may have been sent by an earlier run: each is read "
+                "back from Close first, and sent only if it is still a draft"
+            )
         if self.carried_over:
             lines.append(
-                f"{self.carried_over:,} rows were updated by a previous run: kept as they are"
+                f"{self.carried_over:,} rows were updated by an earlier run: kept as they are"
             )
         if self.invalid:
-            lines.append(f"{len(self.invalid):,} rows are invalid and will not be sent")
+            lines.append(f"{self.invalid:,} rows are invalid and will not be sent")
         return lines
 
 
@@ -71,42 +148,9 @@ def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def make_plan(table: InputTable, now: datetime) -> Plan:
-    """Validate every row. Rows that a previous run updated are carried over untouched, so
-    rerunning a results file never sends them again."""
-    validator = Validator(now)
-    updates: list[Update] = []
-    settled: list[RowResult] = []
-    invalid: list[Invalid] = []
-    for row in table.rows():
-        checked = None if row.blank else validator.validate(row)
-        result = _known_result(row, checked, table)
-        if result is None:
-            assert isinstance(checked, Update)
-            updates.append(checked)
-            continue
-        settled.append(result)
-        if result.outcome is Outcome.INVALID:
-            assert isinstance(checked, Invalid)
-            invalid.append(checked)
-    return Plan(updates=updates, settled=settled, invalid=invalid, total_rows=len(table.frame))
-
-
-def _known_result(
-    row: SourceRow, checked: Update | Invalid | None, table: InputTable
-) -> RowResult | None:
-    """The result of a row that needs no request, or None when the row is to be sent."""
-    if checked is None:
-        return RowResult(row.index, Outcome.SKIPPED, error_message="empty row")
-    if row.previous_outcome == Outcome.UPDATED:
-        return RowResult.carried_over(row)
-    if isinstance(checked, Invalid):
-        return RowResult(row.index, Outcome.INVALID, error_message=checked.describe(table.header))
-    if checked.sends and MAY_HAVE_BEEN_SENT in row.cells.get("error_message", ""):
-        return RowResult(row.index, Outcome.FAILED, error_message=NOT_SENT_AGAIN)
-    return None
-
-
-def planned_results(plan: Plan) -> list[RowResult]:
-    """The results of a dry run: every valid row is `planned`, nothing is sent."""
-    return [RowResult(update.index, Outcome.PLANNED) for update in plan.updates]
+def make_plan(planner: Planner) -> Plan:
+    """Validate every row, once, and count what a run would do."""
+    plan = Plan()
+    for row, item in planner.classified():
+        plan.add(row, item)
+    return plan

@@ -6,11 +6,8 @@ rerun replaces them instead of sending or duplicating them.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +15,7 @@ from typing import Any
 
 from batch_sms import columns
 from batch_sms.rows import InputTable, SourceRow
+from batch_sms.tables import TableWriter
 
 
 class Outcome(StrEnum):
@@ -87,64 +85,63 @@ def _int_or_none(value: str) -> int | None:
     return int(value) if value.strip().isdigit() else None
 
 
-class ResultBook:
-    """Collects one result per input row, in any order, and refuses to lose or repeat one."""
+class OrderedResults:
+    """Writes every input row with its result, in input order, as soon as the rows before it
+    have theirs. Rows are announced in input order with `expect` (their cells are kept until
+    written) and results arrive in any order, so memory holds only the rows still waiting."""
 
-    def __init__(self, total_rows: int) -> None:
-        self.total_rows = total_rows
+    def __init__(self, table: InputTable, writer: TableWriter) -> None:
+        replaced = {table.headers[c] for c in columns.RESULTS if c in table.headers}
+        self._keep = [at for at, name in enumerate(table.columns) if name not in replaced]
+        self._writer = writer
+        self._values: dict[int, tuple[str, ...]] = {}
         self._results: dict[int, RowResult] = {}
+        self._next = 0
+        self.expected = 0
+        self.counts: Counter[Outcome] = Counter()
+
+    @staticmethod
+    def header(table: InputTable) -> list[str]:
+        replaced = {table.headers[c] for c in columns.RESULTS if c in table.headers}
+        return [name for name in table.columns if name not in replaced] + list(columns.RESULTS)
+
+    @property
+    def waiting(self) -> int:
+        """Rows announced and not yet written."""
+        return self.expected - self._next
+
+    def expect(self, row: SourceRow) -> None:
+        if row.index != self.expected:
+            raise ValueError(f"row index {row.index} announced out of order")
+        self._values[row.index] = row.values
+        self.expected += 1
 
     def record(self, result: RowResult) -> None:
-        if result.index in self._results:
-            raise ValueError(f"row index {result.index} already has a result")
-        self._results[result.index] = result
+        index = result.index
+        if index < self._next or index in self._results:
+            raise ValueError(f"row index {index} already has a result")
+        if index >= self.expected:
+            raise ValueError(f"row index {index} was never announced")
+        self._results[index] = result
+        self.counts[result.outcome] += 1
+        self._write_ready()
 
-    def record_all(self, results: Iterable[RowResult]) -> None:
-        for result in results:
-            self.record(result)
-
-    def counts(self) -> Counter[Outcome]:
-        return Counter(result.outcome for result in self._results.values())
+    def _write_ready(self) -> None:
+        while self._next in self._results:
+            values = self._values.pop(self._next)
+            cells = self._results.pop(self._next).cells()
+            kept = [values[at] for at in self._keep]
+            self._writer.write_row(kept + [cells[name] for name in columns.RESULTS])
+            self._next += 1
 
     def missing(self) -> list[int]:
-        return [index for index in range(self.total_rows) if index not in self._results]
+        """Announced rows that have no result yet."""
+        return [index for index in range(self._next, self.expected) if index not in self._results]
 
-    def in_order(self) -> list[RowResult]:
-        missing = self.missing()
-        if missing:
+    def check_complete(self) -> None:
+        if self.waiting:
+            missing = self.missing()
             raise ValueError(f"{len(missing)} rows have no result (first: index {missing[0]})")
-        return [self._results[index] for index in range(self.total_rows)]
-
-    def __iter__(self) -> Iterator[RowResult]:
-        return iter(self._results.values())
-
-
-def write_results(table: InputTable, results: list[RowResult], path: Path) -> None:
-    """Write the input rows with their results, atomically: a reader (or a crash) sees either
-    the old file or the complete new one, never half of it."""
-    if len(results) != len(table.frame):
-        raise ValueError(f"{len(results)} results for {len(table.frame)} rows")
-    frame = table.frame.drop(
-        columns=[table.headers[c] for c in columns.RESULTS if c in table.headers]
-    )
-    cells = [result.cells() for result in results]
-    for name in columns.RESULTS:
-        frame[name] = [row[name] for row in cells]
-    _atomic_write_csv(frame, path)
-
-
-def _atomic_write_csv(frame: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            frame.to_csv(stream, index=False)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 _RESULTS_SUFFIX = re.compile(r"\.results(?:-(\d+))?$")

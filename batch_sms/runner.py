@@ -1,17 +1,18 @@
-"""Sending the updates: concurrency, retries and when a row must not be repeated.
+"""Sending the updates: concurrency, retries, read-backs and when a row must not be repeated.
 
-The one rule that matters most: a row that sends an SMS (status outbox or scheduled) is repeated
-only when the failure proves Close never acted on it (no connection was made, or a 429 turned
-it away). A timeout or a dropped connection after the request went out may hide a sent SMS.
+The one rule that matters most: a row that sends an SMS (status outbox or scheduled) is PUT
+again only when Close cannot have acted on it: no connection was made, a 429 turned it away,
+or reading the SMS back shows it still a draft. A timeout or a dropped connection after the
+request went out may hide a sent SMS, and a guess is never enough.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import random
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import httpx
 from tenacity import (
@@ -24,101 +25,258 @@ from tenacity import (
 )
 
 from batch_sms.close import CloseAPIError, CloseClient, Reply
-from batch_sms.pacing import Pacer
+from batch_sms.pacing import Halted, Pacer, RateCap, sleep_unless
+from batch_sms.readback import READ_FIELDS, State, Verdict, judge
 from batch_sms.results import Outcome, RowResult
 from batch_sms.validation import Update
 
 # Errors raised before a single byte of the request reached Close.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+CONGESTION_STATUSES = frozenset({429, 503})
 CREDENTIAL_STATUSES = frozenset({401, 403})
 MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
+# The list endpoint answers at most this many ids per request.
+PREFLIGHT_BATCH = 100
 
 
 @dataclass(frozen=True)
 class RunSettings:
     concurrency: int = 8
     max_retries: int = 5
+    """Retries per row after a 5xx or a network error."""
     retry_wait: float = 0.5
     """First wait before retrying an error that names no wait; doubles each retry, plus jitter."""
     max_wait: float = 60.0
+    max_rate_limited: int = 30
+    """Retries per row after 429s: they say "later", not "wrong", so they have their own
+    budget instead of spending the retries."""
+    rate_cap: RateCap | None = None
+    preflight: bool = True
+    """Read every row's SMS before sending it, in batches; off, only uncertain rows are read."""
 
 
 @dataclass(frozen=True)
 class RunReport:
     aborted: str | None
     """Why the run stopped early (Close refused the credentials), or None."""
+    stopped: bool = False
+    """The run was asked to stop (Ctrl-C): rows not started are `not_attempted`."""
 
 
 ResultSink = Callable[[RowResult], None]
+StartSink = Callable[[Update], None]
 
 
 class _NotStarted(Exception):
     """The run stopped before this row's first request."""
 
 
+class _Settled(Exception):
+    """Reading the SMS back settled the row; no more PUTs."""
+
+    def __init__(self, result: RowResult) -> None:
+        super().__init__(result.error_message)
+        self.result = result
+
+
+class _StillDraft(Exception):
+    """The answer to a send was lost, and Close shows the SMS still a draft: safe to repeat."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 async def send_updates(
     client: CloseClient,
-    updates: Iterable[Update],
+    updates: Iterable[Update] | AsyncIterable[Update],
     on_result: ResultSink,
     settings: RunSettings = RunSettings(),
     pacer: Pacer | None = None,
 ) -> RunReport:
     """Send every update, at most `settings.concurrency` at once, and report each row's
     result to `on_result` as it finishes. Every update gets exactly one result, also when the
-    run is aborted or cancelled (Ctrl-C): rows never started are `not_attempted`."""
-    run = _Run(client, iter(updates), on_result, settings, pacer or Pacer())
-    return await run.execute()
+    run stops early (Ctrl-C, refused credentials): rows never started are `not_attempted`."""
+    run = Sender(client, on_result, settings, pacer)
+    return await run.execute(updates)
 
 
-class _Run:
+class Sender:
+    """One run's workers. `stop()` lets the requests in flight finish and starts no more.
+    `on_start` hears of a row that sends just before its first PUT goes out, so that a journal
+    can tell, after a crash, which sends may have happened. If the run is cancelled, rows in
+    flight or queued get no result: the journal is the record of them."""
+
     def __init__(
         self,
         client: CloseClient,
-        pending: Iterator[Update],
         on_result: ResultSink,
-        settings: RunSettings,
-        pacer: Pacer,
+        settings: RunSettings = RunSettings(),
+        pacer: Pacer | None = None,
+        on_start: StartSink | None = None,
     ) -> None:
         self.client = client
-        self.pending = pending
         self.on_result = on_result
+        self.on_start = on_start or (lambda update: None)
+        self.halt = asyncio.Event()
         self.settings = settings
-        self.pacer = pacer
+        self.pacer = pacer or Pacer(settings.concurrency, settings.rate_cap)
+        self.queue: asyncio.Queue[Update | None] = asyncio.Queue(
+            maxsize=PREFLIGHT_BATCH + 2 * settings.concurrency
+        )
         self.in_flight: dict[int, Update] = {}
         self.aborted: str | None = None
+        self.stopping = False
         self.backoff = wait_exponential_jitter(
             multiplier=settings.retry_wait, max=settings.max_wait, jitter=settings.retry_wait
         )
 
-    async def execute(self) -> RunReport:
-        try:
-            first = next(self.pending, None)
-            if first is not None:
-                self.pending = itertools.chain([first], self.pending)
-                self.aborted = await check_access(self.client, first.activity_id, self.settings)
-            if self.aborted is None:
-                await self._run_workers()
-        except asyncio.CancelledError:
-            self._settle_interrupted()
-            raise
-        self._settle_not_started(f"not attempted: {self.aborted}")
-        return RunReport(aborted=self.aborted)
+    def stop(self) -> None:
+        self.stopping = True
+        self.halt.set()
 
-    async def _run_workers(self) -> None:
+    def _abort(self, reason: str) -> None:
+        if self.aborted is None:
+            self.aborted = reason
+            self.halt.set()
+
+    @property
+    def halted(self) -> bool:
+        return self.stopping or self.aborted is not None
+
+    @property
+    def _halt_reason(self) -> str:
+        return self.aborted or "the run was interrupted"
+
+    async def execute(self, updates: Iterable[Update] | AsyncIterable[Update | None]) -> RunReport:
+        feeder = asyncio.create_task(self._feed(_aiter(updates)))
         workers = [asyncio.create_task(self._work()) for _ in range(self.settings.concurrency)]
         try:
-            await asyncio.gather(*workers)
+            await asyncio.gather(feeder, *workers)
         finally:
-            for worker in workers:
-                worker.cancel()
+            for task in (feeder, *workers):
+                task.cancel()
+        return RunReport(aborted=self.aborted, stopped=self.stopping)
+
+    async def _feed(self, updates: AsyncIterator[Update | None]) -> None:
+        """Pass the updates to the workers, read back in batches first when needed; None in
+        `updates` asks to pass on the rows held so far. Once the run halts, the rest are
+        `not_attempted`, so that every row still gets its result."""
+        if not self.settings.preflight:
+            await self._check_access(updates)
+        batch: list[Update] = []
+        async for update in updates:
+            if update is None:
+                await self._pass_on(batch)
+                batch = []
+                continue
+            if self.halted:
+                self._not_started(update)
+                continue
+            batch.append(update)
+            if len(batch) == PREFLIGHT_BATCH:
+                await self._pass_on(batch)
+                batch = []
+        await self._pass_on(batch)
+        for _ in range(self.settings.concurrency):
+            await self.queue.put(None)
+
+    async def _check_access(self, updates: AsyncIterator[Update | None]) -> None:
+        """Without a preflight, one read before the first PUT still stops a wrong key or an
+        unreachable Close at once instead of failing every row."""
+        first = None
+        async for first in updates:
+            if first is not None:
+                break
+        if first is None:
+            return
+        refused = await check_access(self.client, first.activity_id, self.settings)
+        if refused is not None:
+            self._abort(refused)
+        await self._pass_on([first])
+
+    async def _pass_on(self, batch: list[Update]) -> None:
+        checked = [u for u in batch if self.settings.preflight or u.uncertain]
+        verdicts = await self._read_states(checked) if checked and not self.halted else {}
+        for update in batch:
+            if self.halted:
+                self._not_started(update)
+                continue
+            result = self._preflight_result(update, verdicts.get(update.index))
+            if result is not None:
+                self.on_result(result)
+            else:
+                await self.queue.put(update)
+
+    def _preflight_result(self, update: Update, verdict: Verdict | str | None) -> RowResult | None:
+        """The row's result when its current state in Close settles it, None to send it."""
+        if isinstance(verdict, str):
+            if not (update.sends or update.uncertain):
+                return None
+            return RowResult(
+                update.index,
+                Outcome.FAILED,
+                error_message=f"not sent: could not read its state from Close first ({verdict})",
+            )
+        if verdict is None or verdict.state is State.OPEN:
+            return None
+        if verdict.state is State.APPLIED:
+            return RowResult(
+                update.index,
+                Outcome.UPDATED,
+                error_message=f"already applied before this run: Close shows it {verdict.shown}",
+            )
+        return RowResult(
+            update.index,
+            Outcome.SKIPPED,
+            error_message=f"not sent: Close shows it {verdict.shown}, no longer a draft",
+        )
+
+    async def _read_states(self, batch: list[Update]) -> dict[int, Verdict | str]:
+        """Each row's verdict, or why its SMS could not be read; rows that Close does not list
+        get no entry, and their PUT will tell (404)."""
+        try:
+            found = await self._paced_read(self.client.list_sms, [u.activity_id for u in batch])
+        except CloseAPIError as error:
+            self._abort_on_credentials(error)
+            return {u.index: f"Close answered {error.status_code}: {error.message}" for u in batch}
+        except httpx.TransportError as error:
+            # Close cannot be reached even for reads after retries: sending would be futile.
+            detail = describe_transport_error(error)
+            self._abort(f"could not reach Close at {self.client.base_url} ({detail})")
+            return {}
+        by_id = {str(item.get("id")): item for item in found}
+        return {u.index: judge(u, by_id[u.activity_id]) for u in batch if u.activity_id in by_id}
+
+    async def _paced_read(self, read: Callable[..., Any], *args: Any) -> Any:
+        """A GET, safe to repeat: retried on 429, 5xx and network errors."""
+
+        async def attempt() -> Any:
+            async with self.pacer.turn() as ticket:
+                try:
+                    answer = await read(*args, READ_FIELDS)
+                except CloseAPIError as error:
+                    self._note_answer(error.rate_limit, ticket, error.status_code, error)
+                    raise
+            return answer
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(_read_may_repeat),
+            reraise=True,
+        )
+        return await retrying(attempt)
+
+    async def _sleep(self, seconds: float) -> None:
+        await sleep_unless(self.halt, seconds)
 
     async def _work(self) -> None:
-        # The iterator is shared: asyncio switches tasks only at an await, so next() is safe.
-        while self.aborted is None:
-            update = next(self.pending, None)
-            if update is None:
-                return
+        while (update := await self.queue.get()) is not None:
+            if self.halted:
+                self._not_started(update)
+                continue
             self.in_flight[update.index] = update
             result = await self._send(update)
             del self.in_flight[update.index]
@@ -129,86 +287,183 @@ class _Run:
 
         async def attempt() -> RowResult:
             nonlocal attempts
-            await self.pacer.wait_turn()
-            if self.aborted is not None:
+            if self.halted:
                 raise _NotStarted
-            attempts += 1
-            reply = await self._put(update)
+            try:
+                async with self.pacer.turn(self.halt) as ticket:
+                    if attempts == 0 and update.sends:
+                        self.on_start(update)
+                    attempts += 1
+                    reply = await self._put(update, ticket)
+            except Halted:
+                raise _NotStarted from None
             return RowResult.from_activity(
                 update.index, reply.activity, reply.status_code, attempts
             )
 
+        async def attempt_and_check() -> RowResult:
+            try:
+                return await attempt()
+            except (CloseAPIError, httpx.TransportError) as error:
+                if not (update.sends and _outcome_unknown(error)):
+                    raise
+                await self._read_back(update, error, attempts)
+                raise _StillDraft(error) from error
+
+        counter = _Attempts(self.settings)
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+            stop=counter.exhausted,
             wait=self._wait,
             retry=retry_if_exception(lambda error: self._should_retry(update, error)),
+            before_sleep=counter.count,
+            sleep=self._sleep,
             reraise=True,
         )
         try:
-            return await retrying(attempt)
+            return await retrying(attempt_and_check)
         except _NotStarted:
-            return _not_attempted(update.index, f"not attempted: {self.aborted}")
-        except CloseAPIError as error:
-            return self._api_failure(update, error, attempts)
-        except httpx.TransportError as error:
-            return _transport_failure(update, error, attempts)
+            if attempts:
+                return _halted_between_attempts(update, self._halt_reason, attempts)
+            return _not_attempted(update.index, f"not attempted: {self._halt_reason}")
+        except _Settled as settled:
+            return settled.result
+        except _StillDraft as still_draft:
+            return self._failure(update, still_draft.cause, attempts, read_back=True)
+        except (CloseAPIError, httpx.TransportError) as error:
+            return self._failure(update, error, attempts, read_back=False)
 
-    async def _put(self, update: Update) -> Reply:
+    async def _put(self, update: Update, ticket: int) -> Reply:
         try:
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
-            self.pacer.observe(error.rate_limit)
-            if error.status_code == 429:
-                self.pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
+            self._note_answer(error.rate_limit, ticket, error.status_code, error)
             raise
-        self.pacer.observe(reply.rate_limit)
+        self.pacer.observe(reply.rate_limit, ticket)
+        self.pacer.succeeded()
         return reply
 
+    def _note_answer(self, rate_limit: Any, ticket: int, status: int, error: CloseAPIError) -> None:
+        self.pacer.observe(rate_limit, ticket)
+        if status in CONGESTION_STATUSES:
+            self.pacer.congested()
+        if status == 429:
+            # Every worker waits out one 429 together; the row's own retry then waits its turn.
+            self.pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
+
+    async def _read_back(self, update: Update, error: Exception, attempts: int) -> None:
+        """The answer to a send was lost. Returns when Close shows the SMS still a draft, so
+        that the PUT may be repeated; raises _Settled otherwise."""
+        lost = _describe_error(error)
+        try:
+            reply = await self._paced_read(_get_one, self.client, update.activity_id)
+        except (CloseAPIError, httpx.TransportError) as read_error:
+            message = (
+                f"no answer to the send ({lost}), and reading it back failed "
+                f"({_describe_error(read_error)}); {MAY_HAVE_BEEN_SENT}"
+            )
+            raise _Settled(_failed(update, message, attempts)) from None
+        verdict = judge(update, reply.activity)
+        if verdict.state is State.APPLIED:
+            result = RowResult.from_activity(update.index, reply.activity, 200, attempts)
+            note = f"no answer to the send ({lost}); read back: Close shows it {verdict.shown}"
+            raise _Settled(_with_message(result, note))
+        if verdict.state is State.CLOSED:
+            message = f"no answer to the send ({lost}); Close now shows it {verdict.shown}"
+            raise _Settled(_failed(update, message, attempts))
+
     def _should_retry(self, update: Update, error: BaseException) -> bool:
-        if self.aborted is not None:
+        if self.halted:
             return False
-        if isinstance(error, CloseAPIError):
-            # A 429 is Close turning the request away before acting on it: safe to repeat.
-            if error.status_code == 429:
-                return True
-            return error.status_code in RETRY_STATUSES and not update.sends
-        if isinstance(error, NEVER_SENT):
+        if isinstance(error, _StillDraft):
             return True
-        return isinstance(error, httpx.TransportError) and not update.sends
+        if isinstance(error, CloseAPIError):
+            return error.status_code in RETRY_STATUSES
+        return isinstance(error, httpx.TransportError)
 
     def _wait(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, CloseAPIError) and error.status_code == 429:
+            return 0.0  # the pacer's shared pause is the wait
         hint = getattr(error, "retry_after", None)
         if hint is not None:
             hint = min(float(hint), self.settings.max_wait)
             return hint + random.uniform(0, min(1.0, 0.1 * hint + 0.01))
         return self.backoff(state)
 
-    def _api_failure(self, update: Update, error: CloseAPIError, attempts: int) -> RowResult:
-        if error.status_code in CREDENTIAL_STATUSES and self.aborted is None:
-            self.aborted = f"Close answered {error.status_code} to the credentials: {error.message}"
-        return RowResult(
-            index=update.index,
-            outcome=Outcome.FAILED,
-            error_message=_api_error_message(update, error, attempts),
-            http_status=error.status_code,
-            attempts=attempts,
-        )
+    def _abort_on_credentials(self, error: CloseAPIError) -> None:
+        if error.status_code in CREDENTIAL_STATUSES:
+            self._abort(f"Close answered {error.status_code} to the credentials: {error.message}")
 
-    def _settle_interrupted(self) -> None:
-        for update in self.in_flight.values():
-            message = "interrupted while the request was in flight"
-            if update.sends:
-                message += f"; {MAY_HAVE_BEEN_SENT}"
-            self.on_result(
-                RowResult(update.index, Outcome.FAILED, error_message=message, attempts=1)
+    def _failure(
+        self, update: Update, error: Exception, attempts: int, read_back: bool
+    ) -> RowResult:
+        if isinstance(error, CloseAPIError):
+            self._abort_on_credentials(error)
+            message = _api_error_message(update, error, attempts)
+            if read_back:
+                message += " (read back each time: still a draft, nothing sent)"
+            return RowResult(
+                update.index,
+                Outcome.FAILED,
+                error_message=message,
+                http_status=error.status_code,
+                attempts=attempts,
             )
-        self.in_flight.clear()
-        self._settle_not_started("not attempted: the run was interrupted")
+        assert isinstance(error, httpx.TransportError)
+        return _transport_failure(update, error, attempts, read_back)
 
-    def _settle_not_started(self, message: str) -> None:
-        for update in self.pending:
-            self.on_result(_not_attempted(update.index, message))
+    def _not_started(self, update: Update) -> None:
+        self.on_result(_not_attempted(update.index, f"not attempted: {self._halt_reason}"))
+
+
+class _Attempts:
+    """Counts a row's attempts: 429s against their own budget, the rest against the retries."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.rate_limited = 0
+        self.other = 0
+
+    def count(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, CloseAPIError) and error.status_code == 429:
+            self.rate_limited += 1
+        else:
+            self.other += 1
+
+    def exhausted(self, state: RetryCallState) -> bool:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, CloseAPIError) and error.status_code == 429:
+            return self.rate_limited >= self.settings.max_rate_limited
+        return self.other >= self.settings.max_retries
+
+
+async def _aiter(
+    updates: Iterable[Update] | AsyncIterable[Update | None],
+) -> AsyncIterator[Update | None]:
+    if isinstance(updates, AsyncIterable):
+        async for update in updates:
+            yield update
+    else:
+        for update in updates:
+            yield update
+
+
+async def _get_one(client: CloseClient, activity_id: str, fields: tuple[str, ...]) -> Reply:
+    return await client.get_sms(activity_id)
+
+
+def _read_may_repeat(error: BaseException) -> bool:
+    if isinstance(error, CloseAPIError):
+        return error.status_code in RETRY_STATUSES
+    return isinstance(error, httpx.TransportError)
+
+
+def _outcome_unknown(error: Exception) -> bool:
+    """Close may have acted on the request: it went out and no clear answer came back."""
+    if isinstance(error, CloseAPIError):
+        return error.status_code in RETRY_STATUSES - {429}
+    return not isinstance(error, NEVER_SENT)
 
 
 async def check_access(client: CloseClient, activity_id: str, settings: RunSettings) -> str | None:
@@ -231,8 +486,36 @@ async def check_access(client: CloseClient, activity_id: str, settings: RunSetti
     return None
 
 
+def unknown_result(update: Update) -> RowResult:
+    """The result of a row stopped while its request was in flight."""
+    message = "the run was stopped while this row's request was in flight"
+    message += f"; {MAY_HAVE_BEEN_SENT}" if update.sends else "; rerunning it is safe"
+    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=1)
+
+
 def _not_attempted(index: int, message: str) -> RowResult:
     return RowResult(index, Outcome.NOT_ATTEMPTED, error_message=message)
+
+
+def _failed(update: Update, message: str, attempts: int) -> RowResult:
+    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=attempts)
+
+
+def _with_message(result: RowResult, message: str) -> RowResult:
+    return replace(result, error_message=message)
+
+
+def _halted_between_attempts(update: Update, reason: str, attempts: int) -> RowResult:
+    """Stopped while waiting to retry: the earlier attempts did not go through (or a read-back
+    showed the SMS still a draft), so the row is safe to run again."""
+    return _failed(update, f"stopped before a retry: {reason}; rerunning it is safe", attempts)
+
+
+def _describe_error(error: Exception) -> str:
+    if isinstance(error, CloseAPIError):
+        return f"Close answered {error.status_code}: {error.message}"
+    assert isinstance(error, httpx.TransportError)
+    return describe_transport_error(error)
 
 
 def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> str:
@@ -248,10 +531,8 @@ def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> s
         )
     if status == 400:
         return f"Close rejected the update (400): {error.message}"
-    if status in RETRY_STATUSES and update.sends and status != 429:
-        return (
-            f"Close answered {status} ({error.message}); not retried because {MAY_HAVE_BEEN_SENT}"
-        )
+    if status == 429:
+        return f"Close turned the request away (429) {attempts} times: {error.message}"
     if status in RETRY_STATUSES:
         return f"Close answered {status} ({error.message}) to all {attempts} attempts"
     return f"Close answered {status}: {error.message}"
@@ -263,13 +544,16 @@ def describe_transport_error(error: httpx.TransportError) -> str:
     return f"{type(error).__name__}: {error}".rstrip(": ")
 
 
-def _transport_failure(update: Update, error: httpx.TransportError, attempts: int) -> RowResult:
+def _transport_failure(
+    update: Update, error: httpx.TransportError, attempts: int, read_back: bool
+) -> RowResult:
     detail = describe_transport_error(error)
     if isinstance(error, NEVER_SENT):
         message = f"could not reach Close ({detail}) in {attempts} attempts"
-    elif update.sends:
+    elif read_back:
         message = (
-            f"no answer from Close after the request went out ({detail}); {MAY_HAVE_BEEN_SENT}"
+            f"no answer from Close ({detail}) in {attempts} attempts; read back each time: "
+            "still a draft, nothing sent"
         )
     else:
         message = f"no answer from Close ({detail}) in {attempts} attempts"

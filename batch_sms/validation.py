@@ -39,6 +39,8 @@ class Update:
     number: int
     activity_id: str
     body: dict[str, Any] = field(hash=False)
+    uncertain: bool = False
+    """An earlier run may have sent this row already: Close must be asked before it is sent."""
 
     @property
     def kind(self) -> Kind:

@@ -1,17 +1,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import defaultdict
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 import pytest
 
-from batch_sms.close import CloseClient, Credentials, RateLimit
-from batch_sms.pacing import Pacer
+from batch_sms.close import CloseClient, Credentials
 from batch_sms.results import Outcome, RowResult
-from batch_sms.runner import RunReport, RunSettings, send_updates
+from batch_sms.runner import RunReport, RunSettings, Sender, send_updates
 from batch_sms.validation import Update
 from tests.conftest import activity_id
 
@@ -19,36 +20,47 @@ FAST = RunSettings(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)
 SEND = {"status": "outbox"}
 EDIT = {"text": "fixed"}
 
-Step = httpx.Response | Exception
+
+@dataclass(frozen=True)
+class Applied:
+    """Close applies the PUT, then the answer is lost with `error`."""
+
+    error: Exception | httpx.Response
 
 
-def update(number: int, body: dict[str, Any]) -> Update:
-    return Update(index=number, number=number + 2, activity_id=activity_id(number), body=body)
+Step = httpx.Response | Exception | Applied
 
 
 class Script:
-    """A fake Close: answers each activity's PUTs with the next step of its script, then 200.
-    Records when each PUT arrived. The access check (a GET of the list) gets `access`."""
+    """A fake Close that keeps each SMS's state (a draft at first). Each activity's PUTs get
+    the next step of its script, then 200; a PUT is applied when it succeeds or when its step
+    is `Applied`. GETs read the state; the list endpoint answers `access` when one is given.
+    Records when each PUT arrived."""
 
     def __init__(
         self,
         steps: dict[int, list[Step]] | None = None,
         delay: float = 0.0,
         access: Step | None = None,
+        states: dict[int, dict[str, Any]] | None = None,
     ) -> None:
-        self.access = access or httpx.Response(200, json={"data": [], "has_more": False})
+        self.access = access
         self.access_checks = 0
+        self.reads = 0
         self.steps = {activity_id(n): list(s) for n, s in (steps or {}).items()}
+        self.states = {activity_id(n): state for n, state in (states or {}).items()}
         self.delay = delay
         self.calls: dict[str, int] = defaultdict(int)
         self.arrivals: list[float] = []
         self.in_flight = 0
         self.most_in_flight = 0
 
+    def state(self, target: str) -> dict[str, Any]:
+        return self.states.setdefault(target, {"id": target, "status": "draft", "text": "old"})
+
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            self.access_checks += 1
-            return self._play(self.access)
+            return self._read(request)
         self.arrivals.append(time.monotonic())
         self.in_flight += 1
         self.most_in_flight = max(self.most_in_flight, self.in_flight)
@@ -58,17 +70,40 @@ class Script:
         finally:
             self.in_flight -= 1
 
+    def _read(self, request: httpx.Request) -> httpx.Response:
+        target = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+        if target != "sms":
+            self.reads += 1
+            return httpx.Response(200, json=self.state(target))
+        self.access_checks += 1
+        if self.access is not None:
+            return self._play(self.access)
+        ids = request.url.params["id__in"].split(",")
+        return httpx.Response(200, json={"data": [self.state(i) for i in ids], "has_more": False})
+
     def _answer(self, request: httpx.Request) -> httpx.Response:
         target = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         self.calls[target] += 1
         steps = self.steps.get(target)
-        return self._play(steps.pop(0) if steps else httpx.Response(200, json={"status": "sent"}))
+        step = steps.pop(0) if steps else httpx.Response(200)
+        if isinstance(step, Applied):
+            self.state(target).update(json.loads(request.content))
+            return self._play(step.error)
+        response = self._play(step)
+        if response.is_success:
+            self.state(target).update(json.loads(request.content))
+            return httpx.Response(200, json=self.state(target), headers=response.headers)
+        return response
 
     @staticmethod
-    def _play(step: Step) -> httpx.Response:
+    def _play(step: httpx.Response | Exception) -> httpx.Response:
         if isinstance(step, Exception):
             raise step
         return step
+
+
+def update(number: int, body: dict[str, Any]) -> Update:
+    return Update(index=number, number=number + 2, activity_id=activity_id(number), body=body)
 
 
 def fake_close(script: Script) -> CloseClient:
@@ -113,19 +148,25 @@ def test_an_edit_is_retried_through_503s() -> None:
     results, _ = send(Script({1: [unavailable(), unavailable()]}), [update(1, EDIT)])
     assert results[1].outcome is Outcome.UPDATED
     assert results[1].attempts == 3
-    assert results[1].close_status == "sent"
+    assert results[1].close_status == "draft"
 
 
-def test_a_send_is_not_retried_after_a_503() -> None:
+def test_a_send_after_a_503_is_read_back_and_repeated_while_still_a_draft() -> None:
     script = Script({1: [unavailable()]})
     results, _ = send(script, [update(1, SEND)])
-    assert results[1].outcome is Outcome.FAILED
-    assert results[1].http_status == 503
-    assert results[1].error_message == (
-        "Close answered 503 (down); not retried because the SMS may have been sent: "
-        "check it in Close before you run this row again"
-    )
+    assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 2)
+    assert (script.calls[activity_id(1)], script.reads) == (2, 1)
+
+
+def test_a_send_applied_behind_a_503_is_found_by_reading_it_back() -> None:
+    script = Script({1: [Applied(unavailable())]})
+    results, _ = send(script, [update(1, SEND)])
     assert script.calls[activity_id(1)] == 1
+    assert results[1].outcome is Outcome.UPDATED
+    assert results[1].close_status == "outbox"
+    assert results[1].error_message == (
+        "no answer to the send (Close answered 503: down); read back: Close shows it status outbox"
+    )
 
 
 @pytest.mark.parametrize("body", [SEND, EDIT])
@@ -141,17 +182,80 @@ def test_a_connect_error_is_retried_for_every_row(body: dict[str, Any]) -> None:
     assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 2)
 
 
-@pytest.mark.parametrize(
-    "error", [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("Server disconnected")]
-)
-def test_a_send_whose_answer_is_lost_is_never_repeated(error: Exception) -> None:
+LOST = [httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("Server disconnected")]
+
+
+@pytest.mark.parametrize("error", LOST)
+def test_a_send_whose_answer_is_lost_is_not_repeated_when_close_shows_it_sent(
+    error: Exception,
+) -> None:
+    script = Script({1: [Applied(error)]})
+    results, _ = send(script, [update(1, SEND)])
+    assert script.calls[activity_id(1)] == 1
+    assert results[1].outcome is Outcome.UPDATED
+    assert results[1].error_message == (
+        f"no answer to the send ({type(error).__name__}: {error}); "
+        "read back: Close shows it status outbox"
+    )
+
+
+@pytest.mark.parametrize("error", LOST)
+def test_a_send_whose_answer_is_lost_is_repeated_when_close_shows_a_draft(
+    error: Exception,
+) -> None:
     script = Script({1: [error]})
+    results, _ = send(script, [update(1, SEND)])
+    assert (script.calls[activity_id(1)], script.reads) == (2, 1)
+    assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 2)
+
+
+def test_a_send_whose_sms_moved_on_meanwhile_fails_with_what_close_shows() -> None:
+    class Elsewhere(Script):
+        def _answer(self, request: httpx.Request) -> httpx.Response:
+            self.states[activity_id(1)] = {"status": "error", "error_message": "carrier refused"}
+            raise httpx.ReadTimeout("slow")
+
+    script = Elsewhere()
+    results, _ = send(script, [update(1, SEND)], RunSettings(preflight=False, retry_wait=0.01))
+    assert results[1].outcome is Outcome.FAILED
+    assert results[1].error_message == (
+        "no answer to the send (ReadTimeout: slow); Close now shows it status error "
+        "(carrier refused)"
+    )
+
+
+def test_a_send_that_cannot_be_read_back_may_have_been_sent() -> None:
+    class Unreadable(Script):
+        def _read(self, request: httpx.Request) -> httpx.Response:
+            if not request.url.path.endswith("/sms/"):
+                raise httpx.ConnectError("refused")
+            return super()._read(request)
+
+    script = Unreadable({1: [httpx.ReadTimeout("slow")]})
     results, _ = send(script, [update(1, SEND)])
     assert script.calls[activity_id(1)] == 1
     assert results[1].outcome is Outcome.FAILED
     assert results[1].error_message == (
-        f"no answer from Close after the request went out ({type(error).__name__}: {error}); "
-        "the SMS may have been sent: check it in Close before you run this row again"
+        "no answer to the send (ReadTimeout: slow), and reading it back failed "
+        "(ConnectError: refused); the SMS may have been sent: check it in Close before you "
+        "run this row again"
+    )
+
+
+def test_429s_have_their_own_budget_and_do_not_spend_the_retries() -> None:
+    script = Script({1: [too_many(reset=0.01)] * 4 + [unavailable()]})
+    settings = RunSettings(concurrency=1, max_retries=1, retry_wait=0.01, max_rate_limited=10)
+    results, _ = send(script, [update(1, EDIT)], settings)
+    assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 6)
+
+
+def test_a_row_turned_away_too_often_fails_and_says_so() -> None:
+    script = Script({1: [too_many(reset=0.01)] * 5})
+    settings = RunSettings(concurrency=1, retry_wait=0.01, max_rate_limited=3)
+    results, _ = send(script, [update(1, SEND)], settings)
+    assert results[1].outcome is Outcome.FAILED
+    assert results[1].error_message == (
+        "Close turned the request away (429) 4 times: API call count exceeded"
     )
 
 
@@ -244,61 +348,99 @@ def test_remaining_zero_holds_new_requests_until_reset() -> None:
     assert script.arrivals[1] - script.arrivals[0] >= 0.2
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_pacer_pauses_until_reset_and_keeps_the_longest_pause() -> None:
-    clock = FakeClock()
-    pacer = Pacer(clock=clock)
-    assert pacer.paused_for == 0
-    pacer.pause(2.0)
-    pacer.pause(0.5)
-    assert pacer.paused_for == 2.0
-    clock.now += 1.5
-    assert pacer.paused_for == 0.5
-    clock.now += 1.0
-    assert pacer.paused_for == 0
-
-
-def test_pacer_ignores_a_window_with_requests_left() -> None:
-    pacer = Pacer(clock=FakeClock())
-    pacer.observe(RateLimit(limit=10, remaining=1, reset=5))
-    pacer.observe(None)
-    assert pacer.paused_for == 0
-    pacer.observe(RateLimit(limit=10, remaining=0, reset=5))
-    assert pacer.paused_for == 5
-
-
-def test_cancelling_a_run_gives_every_row_a_result() -> None:
-    script = Script(delay=5.0)
-    updates = [update(n, SEND if n % 2 else EDIT) for n in range(10)]
+def test_stop_lets_requests_in_flight_finish_and_starts_no_more() -> None:
+    script = Script(delay=0.2)
+    updates = [update(n, SEND) for n in range(10)]
     results: dict[int, RowResult] = {}
+
+    async def main() -> RunReport:
+        async with fake_close(script) as client:
+            sender = Sender(client, lambda r: results.setdefault(r.index, r), FAST)
+            task = asyncio.create_task(sender.execute(updates))
+            await asyncio.sleep(0.1)
+            sender.stop()
+            return await task
+
+    report = asyncio.run(main())
+    assert report.stopped
+    assert sorted(results) == list(range(10))
+    done = [n for n, r in results.items() if r.outcome is Outcome.UPDATED]
+    assert done == [0, 1, 2, 3] and sum(script.calls.values()) == 4
+    assert results[9].error_message == "not attempted: the run was interrupted"
+
+
+def test_the_start_of_each_send_is_heard_before_its_put() -> None:
+    script = Script()
+    heard: list[tuple[int, int]] = []
 
     async def main() -> None:
         async with fake_close(script) as client:
-            task = asyncio.create_task(
-                send_updates(client, updates, lambda r: results.setdefault(r.index, r), FAST)
+            sender = Sender(
+                client,
+                lambda r: None,
+                FAST,
+                on_start=lambda u: heard.append((u.index, script.calls[u.activity_id])),
             )
-            await asyncio.sleep(0.05)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
+            await sender.execute([update(0, SEND), update(1, EDIT), update(2, SEND)])
 
     asyncio.run(main())
-    assert sorted(results) == list(range(10))
-    in_flight = [r for r in results.values() if r.outcome is Outcome.FAILED]
-    assert len(in_flight) == FAST.concurrency
-    assert results[1].error_message == (
-        "interrupted while the request was in flight; the SMS may have been sent: "
-        "check it in Close before you run this row again"
+    assert sorted(heard) == [(0, 0), (2, 0)]
+
+
+def test_preflight_settles_rows_that_close_shows_done_or_moved_on() -> None:
+    script = Script(
+        states={
+            0: {"status": "sent", "date_sent": "2026-11-28T09:00:00+00:00"},
+            1: {"status": "outbox", "text": "hello"},
+            2: {"status": "scheduled", "date_scheduled": "2029-03-06T09:00:00+00:00"},
+        }
     )
-    assert results[0].error_message == "interrupted while the request was in flight"
-    assert {r.outcome for r in results.values() if r.index >= 4} == {Outcome.NOT_ATTEMPTED}
+    for n, state in script.states.items():
+        state["id"] = n
+    updates = [
+        update(0, {"status": "outbox", "text": "other text"}),
+        update(1, {"status": "outbox", "text": "hello"}),
+        update(2, {"text": "fix"}),
+        update(3, {"status": "outbox"}),
+    ]
+    results, _ = send(script, updates)
+    assert [results[n].outcome for n in range(4)] == [
+        Outcome.SKIPPED,
+        Outcome.UPDATED,
+        Outcome.SKIPPED,
+        Outcome.UPDATED,
+    ]
+    assert results[0].error_message == (
+        "not sent: Close shows it sent at 2026-11-28T09:00:00+00:00, no longer a draft"
+    )
+    assert results[1].error_message == (
+        "already applied before this run: Close shows it status outbox"
+    )
+    assert results[2].error_message == (
+        "not sent: Close shows it scheduled for 2029-03-06T09:00:00+00:00, no longer a draft"
+    )
+    assert dict(script.calls) == {activity_id(3): 1}
+    assert script.access_checks == 1, "one list request for the whole batch"
+
+
+def test_preflight_reads_100_ids_per_request() -> None:
+    script = Script()
+    send(script, [update(n, EDIT) for n in range(250)])
+    assert script.access_checks == 3
+
+
+def test_without_preflight_only_uncertain_rows_are_read_back() -> None:
+    script = Script(states={1: {"status": "sent"}, 2: {"status": "draft"}})
+    for n, state in script.states.items():
+        state["id"] = n
+    updates = [replace(update(1, SEND), uncertain=True), replace(update(2, SEND), uncertain=True)]
+    updates.append(update(3, SEND))
+    settings = RunSettings(concurrency=2, retry_wait=0.01, preflight=False)
+    results, _ = send(script, updates, settings)
+    assert results[1].outcome is Outcome.SKIPPED
+    assert [results[n].outcome for n in (2, 3)] == [Outcome.UPDATED, Outcome.UPDATED]
+    assert activity_id(1) not in script.calls
+    assert script.access_checks == 2, "one access check, one read-back batch"
 
 
 @pytest.mark.parametrize(
@@ -315,14 +457,21 @@ def test_cancelling_a_run_gives_every_row_a_result() -> None:
         ),
     ],
 )
-def test_a_failed_access_check_stops_the_run_before_any_update(access: Step, reason: str) -> None:
+@pytest.mark.parametrize("preflight", [True, False])
+def test_a_failed_access_check_stops_the_run_before_any_update(
+    access: Step, reason: str, preflight: bool
+) -> None:
     script = Script(access=access)
-    results, report = send(script, [update(n, SEND) for n in range(3)])
+    settings = replace(FAST, preflight=preflight)
+    results, report = send(script, [update(n, SEND) for n in range(3)], settings)
     assert report.aborted == reason
     assert {r.error_message for r in results.values()} == {f"not attempted: {reason}"}
     assert {r.outcome for r in results.values()} == {Outcome.NOT_ATTEMPTED}
     assert script.arrivals == []
-    assert script.access_checks == (3 if isinstance(access, Exception) else 1)
+    attempts = (
+        (3 if not preflight else FAST.max_retries + 1) if isinstance(access, Exception) else 1
+    )
+    assert script.access_checks == attempts
 
 
 @pytest.mark.parametrize(
@@ -330,7 +479,8 @@ def test_a_failed_access_check_stops_the_run_before_any_update(access: Step, rea
     [httpx.Response(404, json={"error": "nope"}), httpx.Response(429), httpx.Response(503)],
 )
 def test_any_other_answer_to_the_access_check_lets_the_run_go_on(access: Step) -> None:
-    results, report = send(Script(access=access), [update(0, EDIT)])
+    settings = replace(FAST, preflight=False)
+    results, report = send(Script(access=access), [update(0, EDIT)], settings)
     assert report.aborted is None
     assert results[0].outcome is Outcome.UPDATED
 
