@@ -90,7 +90,8 @@ class Pacer:
         self.cap = cap
         self._clock = clock
         self._resume_at = 0.0
-        self._allowed = float(max_in_flight)
+        self._allowed = max_in_flight
+        self._successes = 0
         self._last_slow_down = -SLOW_DOWN_EVERY
         self._starts: deque[float] = deque()
         self._budget: int | None = None
@@ -103,7 +104,7 @@ class Pacer:
     @property
     def in_flight_limit(self) -> int:
         """How many requests may be in flight now."""
-        return max(1, int(self._allowed))
+        return self._allowed
 
     @property
     def paused_for(self) -> float:
@@ -181,9 +182,13 @@ class Pacer:
         now = self._clock()
         if now - self._last_slow_down >= SLOW_DOWN_EVERY:
             self._last_slow_down = now
-            self._allowed = max(1.0, self._allowed / 2)
+            self._allowed = max(1, self._allowed // 2)
+            self._successes = 0
 
     def succeeded(self) -> None:
         """A request went through: one more in flight after a round of successes."""
         if self._allowed < self.max_in_flight:
-            self._allowed = min(float(self.max_in_flight), self._allowed + 1 / self._allowed)
+            self._successes += 1
+            if self._successes >= self._allowed:
+                self._allowed += 1
+                self._successes = 0

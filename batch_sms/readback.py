@@ -6,7 +6,7 @@ shows decides whether the row is already done, may still be sent, or must be lef
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,7 @@ class Verdict:
     state: State
     shown: str
     """What Close shows, in words: `sent at 2026-12-01T09:00:00+00:00`."""
+    activity: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def judge(update: Update, activity: dict[str, Any]) -> Verdict:
@@ -39,12 +40,12 @@ def judge(update: Update, activity: dict[str, Any]) -> Verdict:
     status = activity.get("status")
     wanted = update.body.get("status")
     if wanted in rules.SENDING_STATUSES and _shows(update, activity):
-        return Verdict(State.APPLIED, shown)
-    if status == "draft":
-        return Verdict(State.OPEN, shown)
-    if wanted == "draft" and status in rules.SENDING_STATUSES:
-        return Verdict(State.OPEN, shown)
-    return Verdict(State.CLOSED, shown)
+        state = State.APPLIED
+    elif status == "draft" or (wanted == "draft" and status in rules.SENDING_STATUSES):
+        state = State.OPEN
+    else:
+        state = State.CLOSED
+    return Verdict(state, shown, activity)
 
 
 def _shows(update: Update, activity: dict[str, Any]) -> bool:

@@ -43,7 +43,7 @@ class RowResult:
 
     @classmethod
     def from_activity(
-        cls, index: int, activity: dict[str, Any], http_status: int, attempts: int
+        cls, index: int, activity: dict[str, Any], http_status: int | None, attempts: int
     ) -> RowResult:
         return cls(
             index=index,

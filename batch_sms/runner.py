@@ -163,9 +163,9 @@ class Sender:
         """Pass the updates to the workers, read back in batches first when needed; None in
         `updates` asks to pass on the rows held so far. Once the run halts, the rest are
         `not_attempted`, so that every row still gets its result."""
-        if not self.settings.preflight:
-            await self._check_access(updates)
         batch: list[Update] = []
+        if not self.settings.preflight:
+            batch = await self._check_access(updates)
         async for update in updates:
             if update is None:
                 await self._pass_on(batch)
@@ -182,19 +182,16 @@ class Sender:
         for _ in range(self.settings.concurrency):
             await self.queue.put(None)
 
-    async def _check_access(self, updates: AsyncIterator[Update | None]) -> None:
+    async def _check_access(self, updates: AsyncIterator[Update | None]) -> list[Update]:
         """Without a preflight, one read before the first PUT still stops a wrong key or an
-        unreachable Close at once instead of failing every row."""
-        first = None
+        unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
-                break
-        if first is None:
-            return
-        refused = await check_access(self.client, first.activity_id, self.settings)
-        if refused is not None:
-            self._abort(refused)
-        await self._pass_on([first])
+                refused = await check_access(self.client, first.activity_id, self.settings)
+                if refused is not None:
+                    self._abort(refused)
+                return [first]
+        return []
 
     async def _pass_on(self, batch: list[Update]) -> None:
         checked = [u for u in batch if self.settings.preflight or u.uncertain]
@@ -221,17 +218,12 @@ class Sender:
             )
         if verdict is None or verdict.state is State.OPEN:
             return None
+        shown = RowResult.from_activity(update.index, verdict.activity, None, 0)
         if verdict.state is State.APPLIED:
-            return RowResult(
-                update.index,
-                Outcome.UPDATED,
-                error_message=f"already applied before this run: Close shows it {verdict.shown}",
-            )
-        return RowResult(
-            update.index,
-            Outcome.SKIPPED,
-            error_message=f"not sent: Close shows it {verdict.shown}, no longer a draft",
-        )
+            message = f"already applied before this run: Close shows it {verdict.shown}"
+            return replace(shown, error_message=message)
+        message = f"not sent: Close shows it {verdict.shown}, no longer a draft"
+        return replace(shown, outcome=Outcome.SKIPPED, error_message=message)
 
     async def _read_states(self, batch: list[Update]) -> dict[int, Verdict | str]:
         """Each row's verdict, or why its SMS could not be read; rows that Close does not list

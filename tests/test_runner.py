@@ -437,8 +437,9 @@ def test_without_preflight_only_uncertain_rows_are_read_back() -> None:
     updates.append(update(3, SEND))
     settings = RunSettings(concurrency=2, retry_wait=0.01, preflight=False)
     results, _ = send(script, updates, settings)
-    assert results[1].outcome is Outcome.SKIPPED
-    assert [results[n].outcome for n in (2, 3)] == [Outcome.UPDATED, Outcome.UPDATED]
+    assert [results[n].outcome for n in (1, 2, 3)] == [Outcome.UPDATED] * 3
+    assert results[1].error_message == "already applied before this run: Close shows it status sent"
+    assert (results[1].attempts, results[1].close_status) == (0, "sent")
     assert activity_id(1) not in script.calls
     assert script.access_checks == 2, "one access check, one read-back batch"
 
