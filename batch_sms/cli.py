@@ -12,6 +12,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
@@ -19,11 +20,14 @@ from tqdm import tqdm
 from batch_sms import __version__
 from batch_sms.close import DEFAULT_BASE_URL, Credentials
 from batch_sms.job import Connection, new_book, send_plan, settle_unknown
+from batch_sms.phones import parse_region
 from batch_sms.plan import Plan, make_plan, planned_results
 from batch_sms.results import Outcome, ResultBook, RowResult, default_results_path, write_results
 from batch_sms.rows import InputError, InputTable, read_table
 from batch_sms.runner import RunReport, RunSettings
 from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.times import QuietHours, parse_date_format, parse_quiet_hours, parse_timezone
+from batch_sms.validation import ValidationSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,6 +132,59 @@ sending_options = _option_bundle(
 )
 
 
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback that reads an option with the library's parser, whose ValueError is the
+    user's mistake."""
+
+    def callback(context: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise click.BadParameter(f"{error}.", context, param) from None
+
+    return callback
+
+
+validation_options = _option_bundle(
+    click.option(
+        "--default-region",
+        metavar="REGION",
+        callback=_parsed(parse_region),
+        help="Read phone numbers without a leading + as national numbers of this region "
+        "(like US, GB, DE). Default: none, only international +numbers are accepted.",
+    ),
+    click.option(
+        "--timezone",
+        metavar="ZONE",
+        callback=_parsed(parse_timezone),
+        help="IANA time zone (like Europe/Berlin) in which times without a UTC offset are "
+        "read, and quiet hours checked when a number does not tell its zone. "
+        "Default: none, such times are invalid.",
+    ),
+    click.option(
+        "--date-format",
+        metavar="FORMAT",
+        callback=_parsed(parse_date_format),
+        help="A strptime format accepted besides ISO 8601, like '%m/%d/%Y %I:%M %p'. "
+        "Default: ISO 8601 only.",
+    ),
+    click.option(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        callback=_parsed(parse_quiet_hours),
+        help="Refuse rows that would reach the recipient in this window of the recipient's "
+        "local time, like 21:00-08:00 (may wrap midnight). Default: none.",
+    ),
+    click.option(
+        "--max-segments",
+        type=click.IntRange(1),
+        help="Refuse rows whose text takes more SMS segments than this. Default: no limit.",
+    ),
+)
+
+
 @cli.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
@@ -142,6 +199,7 @@ sending_options = _option_bundle(
 )
 @connection_options
 @sending_options
+@validation_options
 @click.option(
     "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
 )
@@ -166,6 +224,11 @@ def run(
     timeout: float,
     max_retries: int,
     retry_wait: float,
+    default_region: str | None,
+    timezone: ZoneInfo | None,
+    date_format: str | None,
+    quiet_hours: QuietHours | None,
+    max_segments: int | None,
     dry_run: bool,
     yes: bool,
     quiet: bool,
@@ -188,7 +251,8 @@ def run(
     table = _read_input(input_path)
     out_path = _results_path(input_path, out_path, overwrite)
     credentials = _credentials(api_key, oauth_token, required=not (dry_run or sandbox))
-    plan = make_plan(table, now=datetime.now(UTC))
+    checks = ValidationSettings(default_region, timezone, date_format, quiet_hours, max_segments)
+    plan = make_plan(table, now=datetime.now(UTC), settings=checks)
     if not quiet:
         _note_ignored(table)
     _report_invalid(plan, table, quiet)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -44,8 +44,10 @@ def send_plan(
     """Send the plan's updates and record each result in `book` as soon as it is known.
     KeyboardInterrupt propagates after every row has been given a result."""
     run_settings = settings or RunSettings()
+    segments = {update.index: update.segments for update in plan.updates}
 
     def record(result: RowResult) -> None:
+        result = replace(result, segments=segments.get(result.index))
         book.record(result)
         if on_result is not None:
             on_result(result)

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from batch_sms.results import Outcome, RowResult
 from batch_sms.rows import InputTable, SourceRow
 from batch_sms.runner import MAY_HAVE_BEEN_SENT
-from batch_sms.validation import Invalid, Kind, Update, Validator
+from batch_sms.segments import SegmentTally
+from batch_sms.validation import (
+    DEFAULT_SETTINGS,
+    Invalid,
+    Kind,
+    Update,
+    ValidationSettings,
+    Validator,
+)
 
 # A rerun does not send a row whose earlier send may have gone out: only the user, having
 # looked in Close, can tell. The message keeps the marker, so that later reruns hold it too.
@@ -64,17 +72,26 @@ class Plan:
             )
         if self.invalid:
             lines.append(f"{len(self.invalid):,} rows are invalid and will not be sent")
-        return lines
+        return lines + _segment_lines(self.updates)
+
+
+def _segment_lines(updates: list[Update]) -> list[str]:
+    tally = SegmentTally()
+    for update in updates:
+        tally.add(update)
+    return tally.describe()
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def make_plan(table: InputTable, now: datetime) -> Plan:
+def make_plan(
+    table: InputTable, now: datetime, settings: ValidationSettings = DEFAULT_SETTINGS
+) -> Plan:
     """Validate every row. Rows that a previous run updated are carried over untouched, so
     rerunning a results file never sends them again."""
-    validator = Validator(now)
+    validator = Validator(now, settings)
     updates: list[Update] = []
     settled: list[RowResult] = []
     invalid: list[Invalid] = []
@@ -109,4 +126,7 @@ def _known_result(
 
 def planned_results(plan: Plan) -> list[RowResult]:
     """The results of a dry run: every valid row is `planned`, nothing is sent."""
-    return [RowResult(update.index, Outcome.PLANNED) for update in plan.updates]
+    return [
+        RowResult(update.index, Outcome.PLANNED, segments=update.segments)
+        for update in plan.updates
+    ]
