@@ -4,11 +4,15 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner, Result
 
+from batch_sms import columns
+from batch_sms.cli import ExitCode, cli
 from batch_sms.rows import SourceRow
+from batch_sms.sandbox import Sandbox
 from batch_sms.times import parse_quiet_hours
 from batch_sms.validation import Invalid, Kind, Update, ValidationSettings, Validator
-from tests.conftest import NOW, activity_id
+from tests.conftest import NOW, WriteCsv, activity_id, read_csv
 
 ID = activity_id(1)
 LATER = "2026-12-01T09:00:00-05:00"
@@ -543,3 +547,150 @@ def test_max_segments(text: str, limit: int, message: str | None) -> None:
         assert isinstance(result, Update)
     else:
         assert problems(result) == [("text", message)]
+
+
+# End to end: the options on the command line, through to the results file and the requests.
+
+
+def invoke(*args: object) -> Result:
+    environment = {"CLOSE_API_KEY": None, "CLOSE_OAUTH_TOKEN": None, "CLOSE_BASE_URL": None}
+    return CliRunner(env=environment).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_dry_run_with_the_validation_options(write_csv: WriteCsv) -> None:
+    ucs2_text = "We’re open " + "a" * 100
+    path = write_csv(
+        [
+            {"id": activity_id(0), "Text": "Hello", "Status": "scheduled",
+             "Date Scheduled": "01/07/2031 9:00 AM", "remote_phone": "(212) 555-0123"},
+            {"id": activity_id(1), "Text": "Hello", "Status": "scheduled",
+             "Date Scheduled": "01/07/2031 10:30 PM", "remote_phone": "(212) 555-0124"},
+            {"id": activity_id(2), "Text": "a" * 400},
+            {"id": activity_id(3), "Text": ucs2_text, "Status": "draft"},
+            {"id": activity_id(4), "template_id": "tmpl_abc123"},
+        ]
+    )  # fmt: skip
+    result = invoke(
+        "run", path, "--dry-run", "--default-region", "US", "--timezone", "America/New_York",
+        "--date-format", "%m/%d/%Y %I:%M %p", "--quiet-hours", "21:00-08:00",
+        "--max-segments", "2",
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.ROWS_FAILED, result.output
+    assert result.stderr.splitlines()[-2:] == [
+        "  row 3: Date Scheduled: would reach the recipient at 22:30 America/New_York, inside "
+        "quiet hours 21:00-08:00",
+        "  row 4: Text: takes 3 SMS segments (GSM-7, 400 septets); --max-segments allows 2",
+    ]
+    assert result.stdout.splitlines()[1:-1] == [
+        "  0 SMS will be sent now",
+        "  1 SMS will be scheduled for 2031-01-07 14:00 UTC",
+        "  2 SMS will only be edited (nothing sent)",
+        "  2 rows are invalid and will not be sent",
+        "  3 SMS segments in all; 1 rows are UCS-2, 1 of them because of a single character",
+    ]
+    rows = read_csv(path.with_name("input.results.csv"))
+    assert list(rows[0])[-len(columns.RESULTS) :] == list(columns.RESULTS)
+    assert [(row["outcome"], row["segments"]) for row in rows] == [
+        ("planned", "1"),
+        ("invalid", ""),
+        ("invalid", ""),
+        ("planned", "2"),
+        ("planned", ""),
+    ]
+
+
+def test_phones_and_times_are_sent_normalized(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    sandbox.seed_drafts([activity_id(0)])
+    path = write_csv(
+        [
+            {
+                "id": activity_id(0),
+                "text": "Guten Tag",
+                "status": "scheduled",
+                "date_scheduled": "2031-01-07 09:00",
+                "local_phone": "(415) 555-0100",
+                "remote_phone": "+49 30 1234567",
+            }
+        ]
+    )
+    result = invoke(
+        "run", path, "--base-url", sandbox.base_url, "--api-key", sandbox.config.api_key,
+        "--yes", "--default-region", "US", "--timezone", "Europe/Berlin",
+        "--quiet-hours", "21:00-08:00",
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.output
+    [put] = [entry for entry in sandbox.log if entry.method == "PUT"]
+    assert put.body == {
+        "text": "Guten Tag",
+        "status": "scheduled",
+        "date_scheduled": "2031-01-07T09:00:00+01:00",
+        "local_phone": "+14155550100",
+        "remote_phone": "+49301234567",
+    }
+    [row] = read_csv(path.with_name("input.results.csv"))
+    assert (row["outcome"], row["close_date_scheduled"], row["segments"]) == (
+        "updated",
+        "2031-01-07T08:00:00+00:00",
+        "1",
+    )
+
+
+def test_built_in_sandbox_run_with_the_validation_options(write_csv: WriteCsv) -> None:
+    path = write_csv(
+        [
+            {"id": activity_id(0), "text": "a" * 200, "status": "scheduled",
+             "date_scheduled": "2031-01-07 09:00", "local_phone": "415.555.0100",
+             "remote_phone": "415.555.0199"},
+            {"id": activity_id(1), "text": "Hi", "status": "outbox", "local_phone": "415.555.0100"},
+        ]
+    )  # fmt: skip
+    out = path.with_name("out.csv")
+    result = invoke(
+        "run", path, "--sandbox", "--out", out, "--default-region", "US",
+        "--timezone", "America/Los_Angeles",
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.output
+    rows = read_csv(out)
+    assert list(rows[0]) == ["id", "text", "status", "date_scheduled", "local_phone",
+                             "remote_phone", *columns.RESULTS]  # fmt: skip
+    assert [(r["outcome"], r["close_date_scheduled"], r["segments"]) for r in rows] == [
+        ("updated", "2031-01-07T17:00:00+00:00", "2"),
+        ("updated", "", "1"),
+    ]
+
+
+def test_quiet_hours_without_a_known_zone_on_the_command_line(write_csv: WriteCsv) -> None:
+    path = write_csv([{"id": activity_id(0), "status": "outbox"}])
+    result = invoke("run", path, "--dry-run", "--quiet-hours", "21:00-08:00")
+    assert result.exit_code == ExitCode.ROWS_FAILED
+    assert (
+        "  row 2: remote_phone: the recipient's time zone is unknown (this row has no "
+        "remote_phone), so quiet hours 21:00-08:00 cannot be checked; give --timezone, or the "
+        "recipient's number in remote_phone" in result.stderr.splitlines()
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--default-region", "XX"], "Invalid value for '--default-region': 'XX' is not a "
+         "two-letter region code that phone numbers know, like US, GB or DE."),
+        (["--timezone", "Mars/Base"], "Invalid value for '--timezone': 'Mars/Base' is not an "
+         "IANA time zone name, like Europe/Berlin or America/New_York."),
+        (["--date-format", "%d/%m"], "Invalid value for '--date-format': '%d/%m' is not a "
+         "strptime format that holds a date and a time of day, like '%m/%d/%Y %I:%M %p' or "
+         "'%d.%m.%Y %H:%M'."),
+        (["--quiet-hours", "9pm-8am"], "Invalid value for '--quiet-hours': '9pm-8am' is not a "
+         "window of two 24-hour times HH:MM-HH:MM, like 21:00-08:00."),
+        (["--max-segments", "0"], "Invalid value for '--max-segments': 0 is not in the range "
+         "x>=1."),
+    ],
+)  # fmt: skip
+def test_bad_validation_options_are_usage_errors(
+    write_csv: WriteCsv, args: list[str], message: str
+) -> None:
+    path = write_csv([{"id": activity_id(0), "text": "Hi"}])
+    result = invoke("run", path, "--dry-run", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in " ".join(result.stderr.split())
+    assert not path.with_name("input.results.csv").exists()
