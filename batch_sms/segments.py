@@ -25,6 +25,7 @@ _GSM_BASIC = frozenset(
 )
 # The extension table: each of these is sent as escape + character, so it counts 2 septets.
 _GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM = _GSM_BASIC | _GSM_EXTENSION
 
 _SINGLE = {GSM7: 160, UCS2: 70}
 _PART = {GSM7: 153, UCS2: 67}
@@ -45,7 +46,7 @@ class SegmentCount:
 
 
 def count_segments(text: str) -> SegmentCount:
-    outsiders = tuple(dict.fromkeys(c for c in text if c not in _GSM_BASIC | _GSM_EXTENSION))
+    outsiders = tuple(dict.fromkeys(c for c in text if c not in _GSM))
     if outsiders:
         units = len(text.encode("utf-16-le")) // 2
         return SegmentCount(UCS2, units, _segments(UCS2, units), outsiders)

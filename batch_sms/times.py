@@ -34,9 +34,10 @@ def parse_timezone(value: str) -> ZoneInfo:
 
 def parse_date_format(value: str) -> str:
     """A --date-format value, checked by writing a known moment with it and reading it back."""
-    sample = datetime(2026, 12, 1, 9, 30)
+    sample = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)  # aware, so that %z can be written
     try:
-        readable = datetime.strptime(sample.strftime(value), value) == sample
+        read = datetime.strptime(sample.strftime(value), value)
+        readable = read.replace(tzinfo=None) == sample.replace(tzinfo=None)
     except ValueError:
         readable = False
     if not readable:
