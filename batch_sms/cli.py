@@ -14,6 +14,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
@@ -23,11 +24,14 @@ from batch_sms.close import DEFAULT_BASE_URL, Credentials
 from batch_sms.job import Connection, HardStop, JobReport, run_job, write_dry_run
 from batch_sms.journal import Journal, JournalError, Recovered, fingerprint, journal_path
 from batch_sms.pacing import parse_rate_cap
+from batch_sms.phones import parse_region
 from batch_sms.plan import Plan, Planner, make_plan
 from batch_sms.results import Outcome, RowResult, default_results_path
 from batch_sms.rows import InputError, InputTable, read_table
 from batch_sms.runner import RunSettings
 from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.times import QuietHours, parse_date_format, parse_quiet_hours, parse_timezone
+from batch_sms.validation import ValidationSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,6 +134,59 @@ sending_options = _option_bundle(
 )
 
 
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback that reads an option with the library's parser, whose ValueError is the
+    user's mistake."""
+
+    def callback(context: click.Context, param: click.Parameter, value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise click.BadParameter(f"{error}.", context, param) from None
+
+    return callback
+
+
+validation_options = _option_bundle(
+    click.option(
+        "--default-region",
+        metavar="REGION",
+        callback=_parsed(parse_region),
+        help="Read phone numbers without a leading + as national numbers of this region "
+        "(like US, GB, DE). Default: none, only international +numbers are accepted.",
+    ),
+    click.option(
+        "--timezone",
+        metavar="ZONE",
+        callback=_parsed(parse_timezone),
+        help="IANA time zone (like Europe/Berlin) in which times without a UTC offset are "
+        "read, and quiet hours checked when a number does not tell its zone. "
+        "Default: none, such times are invalid.",
+    ),
+    click.option(
+        "--date-format",
+        metavar="FORMAT",
+        callback=_parsed(parse_date_format),
+        help="A strptime format accepted besides ISO 8601, like '%m/%d/%Y %I:%M %p'. "
+        "Default: ISO 8601 only.",
+    ),
+    click.option(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        callback=_parsed(parse_quiet_hours),
+        help="Refuse rows that would reach the recipient in this window of the recipient's "
+        "local time, like 21:00-08:00 (may wrap midnight). Default: none.",
+    ),
+    click.option(
+        "--max-segments",
+        type=click.IntRange(1),
+        help="Refuse rows whose text takes more SMS segments than this. Default: no limit.",
+    ),
+)
+
+
 run_options = _option_bundle(
     click.option(
         "--out",
@@ -149,6 +206,7 @@ run_options = _option_bundle(
     ),
     connection_options,
     sending_options,
+    validation_options,
     click.option(
         "--rate-limit",
         metavar="N/SECONDS",
@@ -196,6 +254,11 @@ class RunOptions:
     timeout: float
     max_retries: int
     retry_wait: float
+    default_region: str | None
+    timezone: ZoneInfo | None
+    date_format: str | None
+    quiet_hours: QuietHours | None
+    max_segments: int | None
     rate_limit: str | None
     no_preflight: bool
     max_sends: int | None
@@ -265,15 +328,26 @@ def _run(input_path: Path, options: RunOptions, table: InputTable | None = None)
             param_hint="--out",
         )
     now = datetime.now(UTC)
-    plan = _make_plan(Planner(table, now, recovered), options.quiet)
+    checks = ValidationSettings(
+        options.default_region,
+        options.timezone,
+        options.date_format,
+        options.quiet_hours,
+        options.max_segments,
+    )
+
+    def planner() -> Planner:
+        return Planner(table, now, checks, recovered)
+
+    plan = _make_plan(planner(), options.quiet)
     if options.dry_run:
-        _finish_dry_run(Planner(table, now, recovered), plan, out_path)
+        _finish_dry_run(planner(), plan, out_path)
     _check_sends(plan, options)
     journal = _open_journal(input_path, out_path, options.resume)
     with _sandbox_if(options.sandbox, table, options.quiet) as server:
         connection = _connection(options, credentials, server)
         _send_and_report(
-            Planner(table, now, recovered),
+            planner(),
             plan,
             connection,
             settings,
@@ -340,6 +414,7 @@ def _make_plan(planner: Planner, quiet: bool) -> Plan:
     if not quiet:
         _note_ignored(planner.table)
         _report_invalid(plan)
+        _report_warnings(plan)
     return plan
 
 
@@ -406,6 +481,17 @@ def _report_invalid(plan: Plan) -> None:
     hidden = plan.invalid - len(plan.first_invalid)
     if hidden > 0:
         click.echo(f"  ... and {hidden:,} more: see the results file.", err=True)
+
+
+def _report_warnings(plan: Plan) -> None:
+    if not plan.warned:
+        return
+    click.echo(f"{plan.warned:,} rows cost more than they seem to:", err=True)
+    for number, warning in plan.first_warnings:
+        click.echo(f"  row {number}: {warning}", err=True)
+    hidden = plan.warned - len(plan.first_warnings)
+    if hidden > 0:
+        click.echo(f"  ... and {hidden:,} more.", err=True)
 
 
 def _finish_dry_run(planner: Planner, plan: Plan, out_path: Path) -> None:

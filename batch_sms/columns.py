@@ -33,6 +33,7 @@ RESULTS = (
     "close_date_scheduled",
     "close_date_sent",
     "close_error_message",
+    "segments",
 )
 
 _SEPARATORS = re.compile(r"[\s\-_.]+")

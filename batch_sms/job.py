@@ -13,7 +13,7 @@ import contextlib
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -59,7 +59,7 @@ def write_dry_run(planner: Planner, out_path: Path) -> Counter[Outcome]:
         for row, item in planner.classified():
             book.expect(row)
             if isinstance(item, Update):
-                item = RowResult(row.index, Outcome.PLANNED)
+                item = RowResult(row.index, Outcome.PLANNED, segments=item.segments)
             book.record(item)
         book.check_complete()
     return book.counts
@@ -107,6 +107,8 @@ class _Job:
         self.on_result = on_result or (lambda result: None)
         self.on_stopping = on_stopping or (lambda: None)
         self.requested = 0
+        # Segments of the rows sent and not yet finished: their results come from the sender.
+        self.segments: dict[int, int | None] = {}
 
     async def main(self, grace: float) -> JobReport:
         table = self.planner.table
@@ -132,6 +134,7 @@ class _Job:
         return JobReport(book.counts, self.requested, report.aborted, report.stopped)
 
     def _record(self, book: OrderedResults, result: RowResult) -> None:
+        result = replace(result, segments=self.segments.pop(result.index, None))
         if result.outcome is not Outcome.NOT_ATTEMPTED:
             self.journal.finished(result)
         if result.attempts:
@@ -146,6 +149,7 @@ class _Job:
         for row, item in self.planner.classified():
             book.expect(row)
             if isinstance(item, Update):
+                self.segments[item.index] = item.segments
                 yield item
             else:
                 book.record(item)

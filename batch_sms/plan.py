@@ -16,7 +16,15 @@ from batch_sms.journal import Recovered
 from batch_sms.results import Outcome, RowResult
 from batch_sms.rows import InputTable, SourceRow
 from batch_sms.runner import MAY_HAVE_BEEN_SENT
-from batch_sms.validation import Invalid, Kind, Update, Validator
+from batch_sms.segments import SegmentTally
+from batch_sms.validation import (
+    DEFAULT_SETTINGS,
+    Invalid,
+    Kind,
+    Update,
+    ValidationSettings,
+    Validator,
+)
 
 INVALID_SHOWN = 10
 
@@ -29,10 +37,11 @@ class Planner:
         self,
         table: InputTable,
         now: datetime,
+        settings: ValidationSettings = DEFAULT_SETTINGS,
         recovered: Recovered | None = None,
     ) -> None:
         self.table = table
-        self.validator = Validator(now)
+        self.validator = Validator(now, settings)
         self.recovered = recovered or Recovered()
         self.in_flight = self.recovered.in_flight()
 
@@ -81,6 +90,10 @@ class Plan:
     uncertain: int = 0
     first_scheduled: datetime | None = None
     last_scheduled: datetime | None = None
+    segments: SegmentTally = field(default_factory=SegmentTally)
+    warned: int = 0
+    first_warnings: list[tuple[int, str]] = field(default_factory=list)
+    """(row number, warning) of the first rows with a warning, to show before sending."""
 
     @property
     def updates(self) -> int:
@@ -103,6 +116,7 @@ class Plan:
         self.total_rows += 1
         if isinstance(item, Update):
             self._add_update(item)
+            self._add_warnings(row, item)
         elif item.outcome is Outcome.INVALID:
             self.invalid += 1
             if len(self.first_invalid) < INVALID_SHOWN:
@@ -110,7 +124,14 @@ class Plan:
         elif item.outcome is Outcome.UPDATED:
             self.carried_over += 1
 
+    def _add_warnings(self, row: SourceRow, update: Update) -> None:
+        if update.warnings:
+            self.warned += 1
+            if len(self.first_warnings) < INVALID_SHOWN:
+                self.first_warnings.append((row.number, "; ".join(update.warnings)))
+
     def _add_update(self, update: Update) -> None:
+        self.segments.add(update)
         self.kinds[update.kind] += 1
         self.uncertain += update.uncertain
         if update.kind is Kind.SCHEDULE:
@@ -141,7 +162,7 @@ class Plan:
             )
         if self.invalid:
             lines.append(f"{self.invalid:,} rows are invalid and will not be sent")
-        return lines
+        return lines + self.segments.describe()
 
 
 def _utc(moment: datetime) -> str:

@@ -40,6 +40,8 @@ class RowResult:
     close_date_scheduled: str = ""
     close_date_sent: str = ""
     close_error_message: str = ""
+    segments: int | None = None
+    """SMS segments of the row's text (valid rows with a text only)."""
 
     @classmethod
     def from_activity(
@@ -70,6 +72,7 @@ class RowResult:
             close_date_scheduled=cells.get("close_date_scheduled", ""),
             close_date_sent=cells.get("close_date_sent", ""),
             close_error_message=cells.get("close_error_message", ""),
+            segments=_int_or_none(cells.get("segments", "")),
         )
 
     def cells(self) -> dict[str, str]:

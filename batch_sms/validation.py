@@ -13,14 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from batch_sms import columns, rules
+from batch_sms import columns, phones, rules, times
+from batch_sms.phones import PhoneError
 from batch_sms.rows import SourceRow
+from batch_sms.segments import SegmentCount, count_segments, ucs2_warning
+from batch_sms.times import QuietHours, TimeError
 
 ACTIVITY_ID = re.compile(r"^acti_[0-9A-Za-z]{10,64}$")
 _OBJECT_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{4,64}$")
-_SCIENTIFIC = re.compile(r"^[+-]?\d(\.\d+)?[eE]\+?\d+$")
-_EXAMPLE_TIME = "2026-12-01T09:00:00-05:00"
+_PHONE_COLUMNS = ("local_phone", "remote_phone")
+_TIME_COLUMNS = ("date_scheduled", "activity_at")
 
 
 class Kind(StrEnum):
@@ -41,6 +45,10 @@ class Update:
     body: dict[str, Any] = field(hash=False)
     uncertain: bool = False
     """An earlier run may have sent this row already: Close must be asked before it is sent."""
+    segments: int | None = None
+    """SMS segments of the text, when the row has one."""
+    warnings: tuple[str, ...] = ()
+    """Things worth knowing that do not stop the row, like a character that doubles its cost."""
 
     @property
     def kind(self) -> Kind:
@@ -83,29 +91,105 @@ class CellError(ValueError):
     """A cell's value is not acceptable; the message says what is wrong and what would be."""
 
 
+@dataclass(frozen=True)
+class ValidationSettings:
+    """How to read cells that are not self-explanatory, and the limits a row must keep."""
+
+    default_region: str | None = None
+    """Region (like US) in which national phone numbers are read; None: only +numbers."""
+    timezone: ZoneInfo | None = None
+    """Where times without a UTC offset are placed, and recipients' zone when unknown."""
+    date_format: str | None = None
+    """A strptime format accepted besides ISO 8601."""
+    quiet_hours: QuietHours | None = None
+    max_segments: int | None = None
+
+
+DEFAULT_SETTINGS = ValidationSettings()
+
+
 class Validator:
     """Validates rows in file order; remembers ids so that a repeated id is caught."""
 
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, settings: ValidationSettings = DEFAULT_SETTINGS) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self.now = now
+        self.settings = settings
         self._first_row_of: dict[str, int] = {}
+        self._checks = _cell_checks(settings)
 
     def validate(self, row: SourceRow) -> Update | Invalid:
         problems: list[Problem] = []
-        body: dict[str, Any] = {}
         self._check_id(row, problems)
-        for column, value in row.cells.items():
-            if value and column in _CELL_CHECKS:
-                try:
-                    body[column] = _CELL_CHECKS[column](value)
-                except CellError as error:
-                    problems.append(Problem(column, str(error)))
+        body = self._check_cells(row.cells, problems)
         problems.extend(_check_combination(row.cells, body, self.now))
+        problems.extend(self._check_quiet_hours(row.cells, body))
+        count = count_segments(body["text"]) if "text" in body else None
+        problems.extend(self._check_segments(count))
         if problems:
             return Invalid(row.index, row.number, row.activity_id, tuple(problems))
-        return Update(row.index, row.number, row.activity_id, body)
+        segments = count.segments if count else None
+        warning = ucs2_warning(body["text"]) if count else None
+        warnings = (warning,) if warning else ()
+        return Update(
+            row.index, row.number, row.activity_id, body, segments=segments, warnings=warnings
+        )
+
+    def _check_cells(self, cells: dict[str, str], problems: list[Problem]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for column, value in cells.items():
+            if value and column in self._checks:
+                try:
+                    body[column] = self._checks[column](value)
+                except (CellError, PhoneError, TimeError) as error:
+                    problems.append(Problem(column, str(error)))
+        return body
+
+    def _check_quiet_hours(self, cells: dict[str, str], body: dict[str, Any]) -> list[Problem]:
+        """A row that sends must not reach the recipient inside the quiet hours of the
+        recipient's own time zone; a row whose zone cannot be told cannot be let through."""
+        quiet = self.settings.quiet_hours
+        arrival = _arrival(body, self.now)
+        unreadable_phone = bool(cells.get("remote_phone")) and "remote_phone" not in body
+        if quiet is None or arrival is None or unreadable_phone:
+            return []  # nothing to check, or the phone's own problem is reported already
+        column, moment = arrival
+        zone, source = self._recipient_zone(body.get("remote_phone"))
+        if zone is None:
+            return [Problem("remote_phone", _unknown_zone(body.get("remote_phone"), quiet))]
+        local = moment.astimezone(ZoneInfo(zone))
+        if local.time() not in quiet:
+            return []
+        return [
+            Problem(
+                column,
+                f"would reach the recipient at {local:%H:%M} {zone}{source}, inside quiet hours "
+                f"{quiet}",
+            )
+        ]
+
+    def _recipient_zone(self, phone: str | None) -> tuple[str | None, str]:
+        """The recipient's time zone and, when it is the --timezone, a note that says so."""
+        zone = phones.time_zone_of(phone) if phone else None
+        if zone is not None:
+            return zone, ""
+        if self.settings.timezone is not None:
+            return str(self.settings.timezone), " (--timezone)"
+        return None, ""
+
+    def _check_segments(self, count: SegmentCount | None) -> list[Problem]:
+        limit = self.settings.max_segments
+        if count is None or limit is None or count.segments <= limit:
+            return []
+        return [
+            Problem(
+                "text",
+                f"takes {count.segments} SMS segments ({count.encoding}, {count.units} "
+                f"{'septets' if count.encoding == 'GSM-7' else 'characters'}); "
+                f"--max-segments allows {limit}",
+            )
+        ]
 
     def _check_id(self, row: SourceRow, problems: list[Problem]) -> None:
         activity_id = row.activity_id
@@ -129,6 +213,25 @@ class Validator:
                     f"{activity_id} already appears in row {first}; each SMS may appear only once",
                 )
             )
+
+
+def _arrival(body: dict[str, Any], now: datetime) -> tuple[str, datetime] | None:
+    """When a row's SMS would reach its recipient, and the column that decides it; None for a
+    row that sends nothing."""
+    status = body.get("status")
+    if status == "outbox":
+        return "status", now
+    if status == "scheduled" and "date_scheduled" in body:
+        return "date_scheduled", datetime.fromisoformat(body["date_scheduled"])
+    return None
+
+
+def _unknown_zone(phone: str | None, quiet: QuietHours) -> str:
+    why = f"{phone} spans several time zones" if phone else "this row has no remote_phone"
+    return (
+        f"the recipient's time zone is unknown ({why}), so quiet hours {quiet} cannot be "
+        "checked; give --timezone, or the recipient's number in remote_phone"
+    )
 
 
 def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetime) -> list[Problem]:
@@ -180,19 +283,18 @@ def _status(value: str) -> str:
     raise CellError(f"'{value}' is not a status; use {allowed}")
 
 
-def _datetime_with_offset(value: str) -> str:
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise CellError(
-            f"'{value}' is not an ISO 8601 date and time, like {_EXAMPLE_TIME}"
-        ) from None
-    if moment.tzinfo is None:
-        raise CellError(
-            f"'{value}' has no UTC offset, so Close could read it in the wrong time zone; "
-            f"write it with one, like {_EXAMPLE_TIME} (or Z for UTC)"
-        )
-    return moment.isoformat()
+def _moment(settings: ValidationSettings) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        return times.parse_moment(value, settings.timezone, settings.date_format).isoformat()
+
+    return check
+
+
+def _phone(settings: ValidationSettings) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        return phones.to_e164(value, settings.default_region)
+
+    return check
 
 
 def _text(value: str) -> str:
@@ -201,17 +303,6 @@ def _text(value: str) -> str:
             f"is {len(value)} characters long; Close's limit is {rules.MAX_TEXT_LENGTH}"
         )
     return value
-
-
-def _phone(value: str) -> str:
-    if rules.E164.match(value):
-        return value
-    if _SCIENTIFIC.match(value):
-        raise CellError(
-            f"'{value}' is a phone number that a spreadsheet turned into scientific notation "
-            "(digits are lost); format the column as text and type the number again"
-        )
-    raise CellError(f"'{value}' is not in E.164 format, like +14155550100")
 
 
 def _object_id(prefix: str) -> Callable[[str], str]:
@@ -269,14 +360,18 @@ def _check_attachment(position: int, item: object) -> None:
 _CELL_CHECKS: dict[str, Callable[[str], Any]] = {
     "text": _text,
     "status": _status,
-    "date_scheduled": _datetime_with_offset,
     "template_id": _template_id,
-    "local_phone": _phone,
-    "remote_phone": _phone,
     "contact_id": _object_id("cont_"),
     "lead_id": _object_id("lead_"),
     "user_id": _object_id("user_"),
-    "activity_at": _datetime_with_offset,
     "attachments": _attachments,
     "send_in": _send_in,
 }
+
+
+def _cell_checks(settings: ValidationSettings) -> dict[str, Callable[[str], Any]]:
+    """Every column's check; phones and times depend on how the user said to read them."""
+    checks = dict(_CELL_CHECKS)
+    checks.update(dict.fromkeys(_PHONE_COLUMNS, _phone(settings)))
+    checks.update(dict.fromkeys(_TIME_COLUMNS, _moment(settings)))
+    return checks

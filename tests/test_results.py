@@ -71,6 +71,7 @@ def test_results_keep_every_input_column_and_replace_old_results(
         "close_date_scheduled": "",
         "close_date_sent": "",
         "close_error_message": "",
+        "segments": "",
     }
     assert (rows[1]["outcome"], rows[1]["error_message"], rows[1]["http_status"]) == (
         "failed",
