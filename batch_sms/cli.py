@@ -21,7 +21,14 @@ from batch_sms.close import DEFAULT_BASE_URL, Credentials
 from batch_sms.job import Connection, new_book, send_plan, settle_unknown
 from batch_sms.plan import Plan, make_plan, planned_results
 from batch_sms.results import Outcome, ResultBook, RowResult, default_results_path, write_results
-from batch_sms.rows import InputError, InputTable, read_table
+from batch_sms.rows import (
+    InputError,
+    InputTable,
+    ReadOptions,
+    SourceRow,
+    parse_map,
+    read_table,
+)
 from batch_sms.runner import RunReport, RunSettings
 from batch_sms.sandbox import Sandbox, SandboxConfig
 
@@ -94,6 +101,40 @@ connection_options = _option_bundle(
     ),
 )
 
+
+def _parse_maps(
+    context: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_map(value) for value in values)
+    except InputError as error:
+        raise click.BadParameter(str(error), context, param) from None
+
+
+input_options = _option_bundle(
+    click.option(
+        "--sheet",
+        metavar="NAME",
+        help="The sheet to read in a spreadsheet INPUT (.xlsx, .xls, .ods). Default: the first.",
+    ),
+    click.option(
+        "--encoding",
+        metavar="NAME",
+        help="The text encoding of a CSV INPUT, like cp1252 for a CSV saved by Excel on "
+        "Windows. Default: UTF-8, with or without a byte-order mark.",
+    ),
+    click.option(
+        "--map",
+        "column_map",
+        metavar='"HEADER=COLUMN"',
+        multiple=True,
+        callback=_parse_maps,
+        help='Read the column headed HEADER as COLUMN, like --map "Activity ID=id"; repeat '
+        "for more columns. Default: headers are matched by name (Date Scheduled = "
+        "date_scheduled).",
+    ),
+)
+
 sending_options = _option_bundle(
     click.option(
         "--concurrency",
@@ -134,12 +175,13 @@ sending_options = _option_bundle(
     "--out",
     "out_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Results file. Default: INPUT's name with .results.csv, beside it "
-    "(a rerun of x.results.csv writes x.results-2.csv).",
+    help="Results file: an .xlsx name writes a workbook, any other CSV. Default: INPUT's "
+    "name with .results.csv, beside it (a rerun of x.results.csv writes x.results-2.csv).",
 )
 @click.option(
     "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
 )
+@input_options
 @connection_options
 @sending_options
 @click.option(
@@ -159,6 +201,9 @@ def run(
     input_path: Path,
     out_path: Path | None,
     overwrite: bool,
+    sheet: str | None,
+    encoding: str | None,
+    column_map: tuple[tuple[str, str], ...],
     api_key: str | None,
     oauth_token: str | None,
     base_url: str,
@@ -173,8 +218,9 @@ def run(
 ) -> None:
     """Update the SMS activities listed in INPUT, one row per activity.
 
-    INPUT is a CSV file with an `id` column and the fields to change (text, status,
-    date_scheduled, ...); empty cells leave a field unchanged. A results file from an earlier
+    INPUT is a CSV file or a spreadsheet (.xlsx, .xls, .ods) with an `id` column and the
+    fields to change (text, status, date_scheduled, ...); empty cells leave a field
+    unchanged. A results file from an earlier
     run is a valid INPUT: rows it shows as updated are kept, the others are tried again.
 
     Example:
@@ -183,13 +229,14 @@ def run(
 
         batch-sms run campaign.csv --dry-run
 
-        CLOSE_API_KEY=... batch-sms run campaign.csv
+        CLOSE_API_KEY=... batch-sms run campaign.xlsx --map "Activity ID=id"
     """
-    table = _read_input(input_path)
+    table = _read_input(input_path, ReadOptions(sheet, encoding, column_map))
     out_path = _results_path(input_path, out_path, overwrite)
     credentials = _credentials(api_key, oauth_token, required=not (dry_run or sandbox))
-    plan = make_plan(table, now=datetime.now(UTC))
+    plan = _make_plan(table)
     if not quiet:
+        _note_warnings(table)
         _note_ignored(table)
     _report_invalid(plan, table, quiet)
     if dry_run:
@@ -206,11 +253,24 @@ def run(
         _send_and_report(table, plan, connection, settings, out_path, quiet)
 
 
-def _read_input(path: Path) -> InputTable:
+def _read_input(path: Path, options: ReadOptions) -> InputTable:
     try:
-        return read_table(path)
+        return read_table(path, options)
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
+
+
+def _make_plan(table: InputTable) -> Plan:
+    """The plan, with a fault found mid-file (a ragged line, bad bytes) as a usage error."""
+    try:
+        return make_plan(table, now=datetime.now(UTC))
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from None
+
+
+def _note_warnings(table: InputTable) -> None:
+    for warning in table.warnings:
+        click.echo(f"Note: {warning}", err=True)
 
 
 def _results_path(input_path: Path, out_path: Path | None, overwrite: bool) -> Path:
@@ -402,12 +462,16 @@ def _unfinished(book: ResultBook) -> int:
     show_default=True,
     help="Share of requests answered 503 Service Unavailable.",
 )
+@input_options
 def sandbox_command(
     seed_files: tuple[Path, ...],
     port: int,
     rate_limit: str | None,
     latency_ms: float,
     fail_rate: float,
+    sheet: str | None,
+    encoding: str | None,
+    column_map: tuple[tuple[str, str], ...],
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
@@ -430,7 +494,9 @@ def sandbox_command(
     )
     server = Sandbox(config, port=port)
     for path in seed_files:
-        server.seed_drafts(row.activity_id for row in _read_input(path).rows())
+        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
+        _note_warnings(table)
+        server.seed_drafts(row.activity_id for row in _rows(table))
     try:
         server.start()
     except OSError as error:
@@ -441,6 +507,14 @@ def sandbox_command(
     click.echo(f"API key: {config.api_key}  (or Bearer token: {config.oauth_token})")
     click.echo("Press Ctrl-C to stop.")
     server.serve_forever()
+
+
+def _rows(table: InputTable) -> Iterator[SourceRow]:
+    """The table's rows, with a fault found mid-file (a ragged line) as a usage error."""
+    try:
+        yield from table.rows()
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from None
 
 
 def parse_rate_limit_option(value: str) -> tuple[int, float]:

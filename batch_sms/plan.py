@@ -78,7 +78,9 @@ def make_plan(table: InputTable, now: datetime) -> Plan:
     updates: list[Update] = []
     settled: list[RowResult] = []
     invalid: list[Invalid] = []
+    total_rows = 0
     for row in table.rows():
+        total_rows += 1
         checked = None if row.blank else validator.validate(row)
         result = _known_result(row, checked, table)
         if result is None:
@@ -89,7 +91,7 @@ def make_plan(table: InputTable, now: datetime) -> Plan:
         if result.outcome is Outcome.INVALID:
             assert isinstance(checked, Invalid)
             invalid.append(checked)
-    return Plan(updates=updates, settled=settled, invalid=invalid, total_rows=len(table.frame))
+    return Plan(updates=updates, settled=settled, invalid=invalid, total_rows=total_rows)
 
 
 def _known_result(

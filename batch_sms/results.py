@@ -6,9 +6,7 @@ rerun replaces them instead of sending or duplicating them.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 
 from batch_sms import columns
 from batch_sms.rows import InputTable, SourceRow
+from batch_sms.tables import open_table_writer
 
 
 class Outcome(StrEnum):
@@ -121,30 +120,30 @@ class ResultBook:
 
 def write_results(table: InputTable, results: list[RowResult], path: Path) -> None:
     """Write the input rows with their results, atomically: a reader (or a crash) sees either
-    the old file or the complete new one, never half of it."""
-    if len(results) != len(table.frame):
-        raise ValueError(f"{len(results)} results for {len(table.frame)} rows")
-    frame = table.frame.drop(
-        columns=[table.headers[c] for c in columns.RESULTS if c in table.headers]
-    )
-    cells = [result.cells() for result in results]
-    for name in columns.RESULTS:
-        frame[name] = [row[name] for row in cells]
-    _atomic_write_csv(frame, path)
+    the old file or the complete new one, never half of it. The input is read again, a chunk
+    at a time; `.xlsx` in `path` writes a workbook, anything else CSV."""
+    old = {table.headers[c] for c in columns.RESULTS if c in table.headers}
+    kept = [at for at, header in enumerate(table.columns) if header not in old]
+    header = [table.columns[at] for at in kept] + list(columns.RESULTS)
+    with open_table_writer(path, header) as writer:
+        for row, result in _paired(table.rows(), results):
+            writer.write_row([row.values[at] for at in kept] + list(result.cells().values()))
 
 
-def _atomic_write_csv(frame: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            frame.to_csv(stream, index=False)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def _paired(
+    rows: Iterator[SourceRow], results: list[RowResult]
+) -> Iterator[tuple[SourceRow, RowResult]]:
+    """Each row with its result; a row without one, or one too many, is a bug to stop at."""
+    count = 0
+    for row in rows:
+        if count == len(results):
+            raise ValueError(f"{len(results)} results for {count + 1 + sum(1 for _ in rows)} rows")
+        if results[count].index != row.index:
+            raise ValueError(f"result {count} is for row index {results[count].index}")
+        yield row, results[count]
+        count += 1
+    if count != len(results):
+        raise ValueError(f"{len(results)} results for {count} rows")
 
 
 _RESULTS_SUFFIX = re.compile(r"\.results(?:-(\d+))?$")
