@@ -225,7 +225,7 @@ def _unneeded_map(path: Path, label: str, header: tuple[str, ...], column: str) 
     """A map whose header is gone because the file already has the column: a results file
     of a mapped run, rerun with the same command line. Anything else is a mistake."""
     if any(columns.normalize_header(name) == column for name in header):
-        return f"{label} not needed: {path.name} has a '{column}' column already."
+        return f"{label} not needed: {path.name} has a column '{column}' already."
     found = ", ".join(f"'{name}'" for name in header)
     raise InputError(f"{path}: {label}: there is no such column. Columns found: {found}.")
 
