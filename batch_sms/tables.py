@@ -65,9 +65,16 @@ class _CsvWriter:
 def _xlsx_table(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
     # Write-only mode keeps rows on disk as they come, not in memory.
     workbook = openpyxl.Workbook(write_only=True)
-    writer = _XlsxWriter(workbook.create_sheet(XLSX_SHEET))
+    sheet = workbook.create_sheet(XLSX_SHEET)
+    writer = _XlsxWriter(sheet)
     writer.write_row(header)
-    yield writer
+    try:
+        yield writer
+    except BaseException:
+        # Ends the sheet's half-written stream, which would fail when garbage-collected;
+        # openpyxl deletes its own temporary file when the program exits.
+        sheet.close()
+        raise
     workbook.save(path)
 
 
