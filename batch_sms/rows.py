@@ -54,7 +54,8 @@ class SourceRow:
     cells: dict[str, str]
     previous_outcome: str
     blank: bool = False
-    """Every cell of the row is empty, the columns batch-sms ignores included."""
+    """Every cell of the row is empty, the columns batch-sms ignores included; a results
+    file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
     values: tuple[str, ...] = ()
     """Every cell as read, aligned with `InputTable.columns`, for the results file."""
 
@@ -92,6 +93,8 @@ class InputTable:
             if column != "outcome"
         }
         outcome_at = self.columns.index(self.headers["outcome"]) if self.is_results_file else None
+        results = {self.headers[column] for column in columns.RESULTS if column in self.headers}
+        inputs = [at for at, header in enumerate(self.columns) if header not in results]
         for index, record in enumerate(self.source.records()):
             values = self._fit(record, index + FIRST_ROW_NUMBER)
             cells = {column: values[at].strip() for column, at in known.items()}
@@ -101,7 +104,7 @@ class InputTable:
                 activity_id=cells.pop(columns.ID),
                 cells=cells,
                 previous_outcome=values[outcome_at].strip() if outcome_at is not None else "",
-                blank=not any(value.strip() for value in values),
+                blank=not any(values[at].strip() for at in inputs),
                 values=values,
             )
 

@@ -221,6 +221,15 @@ def test_blank_lines_are_rows_so_that_row_numbers_match_the_spreadsheet(tmp_path
     assert rows[1].values == ("", "", "")
 
 
+def test_an_empty_row_of_a_results_file_is_still_blank(tmp_path: Path) -> None:
+    path = tmp_path / "in.results.csv"
+    path.write_text(
+        f"id,text,outcome,error_message\n{activity_id(1)},a,updated,\n,,skipped,empty row\n",
+        encoding="utf-8",
+    )
+    assert [row.blank for row in read_table(path).rows()] == [False, True]
+
+
 def test_reading_in_chunks_gives_the_rows_of_one_chunk(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     lines = [f"{activity_id(n)},text {n}" if n % 4 else "" for n in range(10)]
