@@ -27,7 +27,7 @@ from batch_sms.pacing import parse_rate_cap
 from batch_sms.phones import parse_region
 from batch_sms.plan import Plan, Planner, make_plan
 from batch_sms.results import Outcome, RowResult, default_results_path
-from batch_sms.rows import InputError, InputTable, read_table
+from batch_sms.rows import InputError, InputTable, ReadOptions, SourceRow, parse_map, read_table
 from batch_sms.runner import RunSettings
 from batch_sms.sandbox import Sandbox, SandboxConfig
 from batch_sms.times import QuietHours, parse_date_format, parse_quiet_hours, parse_timezone
@@ -97,6 +97,40 @@ connection_options = _option_bundle(
         show_default=True,
         callback=_check_base_url,
         help="Close API base URL.",
+    ),
+)
+
+
+def _parse_maps(
+    context: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> tuple[tuple[str, str], ...]:
+    try:
+        return tuple(parse_map(value) for value in values)
+    except InputError as error:
+        raise click.BadParameter(str(error), context, param) from None
+
+
+input_options = _option_bundle(
+    click.option(
+        "--sheet",
+        metavar="NAME",
+        help="The sheet to read in a spreadsheet INPUT (.xlsx, .xls, .ods). Default: the first.",
+    ),
+    click.option(
+        "--encoding",
+        metavar="NAME",
+        help="The text encoding of a CSV INPUT, like cp1252 for a CSV saved by Excel on "
+        "Windows. Default: UTF-8, with or without a byte-order mark.",
+    ),
+    click.option(
+        "--map",
+        "column_map",
+        metavar='"HEADER=COLUMN"',
+        multiple=True,
+        callback=_parse_maps,
+        help='Read the column headed HEADER as COLUMN, like --map "Activity ID=id"; repeat '
+        "for more columns. Default: headers are matched by name (Date Scheduled = "
+        "date_scheduled).",
     ),
 )
 
@@ -192,8 +226,8 @@ run_options = _option_bundle(
         "--out",
         "out_path",
         type=click.Path(path_type=Path, dir_okay=False),
-        help="Results file. Default: INPUT's name with .results.csv, beside it "
-        "(a rerun of x.results.csv writes x.results-2.csv).",
+        help="Results file: an .xlsx name writes a workbook, any other CSV. Default: INPUT's "
+        "name with .results.csv, beside it (a rerun of x.results.csv writes x.results-2.csv).",
     ),
     click.option(
         "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
@@ -204,6 +238,7 @@ run_options = _option_bundle(
         help="Carry on a run of the same INPUT and --out that was stopped or crashed, from its "
         "journal: finished rows are kept, rows that were in flight are read back from Close.",
     ),
+    input_options,
     connection_options,
     sending_options,
     validation_options,
@@ -247,6 +282,9 @@ class RunOptions:
     out_path: Path | None
     overwrite: bool
     resume: bool
+    sheet: str | None
+    encoding: str | None
+    column_map: tuple[tuple[str, str], ...]
     api_key: str | None
     oauth_token: str | None
     base_url: str
@@ -274,9 +312,10 @@ class RunOptions:
 def run(input_path: Path, **options: Any) -> None:
     """Update the SMS activities listed in INPUT, one row per activity.
 
-    INPUT is a CSV file with an `id` column and the fields to change (text, status,
-    date_scheduled, ...); empty cells leave a field unchanged. A results file from an earlier
-    run is a valid INPUT: rows it shows as updated are kept, the others are tried again.
+    INPUT is a CSV file or a spreadsheet (.xlsx, .xls, .ods) with an `id` column and the
+    fields to change (text, status, date_scheduled, ...); empty cells leave a field
+    unchanged. A results file from an earlier run is a valid INPUT: rows it shows as updated
+    are kept, the others are tried again.
 
     Example:
 
@@ -284,7 +323,7 @@ def run(input_path: Path, **options: Any) -> None:
 
         batch-sms run campaign.csv --dry-run
 
-        CLOSE_API_KEY=... batch-sms run campaign.csv
+        CLOSE_API_KEY=... batch-sms run campaign.xlsx --map "Activity ID=id"
     """
     _run(input_path, RunOptions(**options))
 
@@ -303,18 +342,19 @@ def rerun(results_path: Path, **options: Any) -> None:
 
         batch-sms rerun campaign.results.csv
     """
-    table = _read_input(results_path)
+    run_options = RunOptions(**options)
+    table = _read_input(results_path, _read_options(run_options))
     if not table.is_results_file:
         raise click.BadParameter(
             f"{results_path} has no 'outcome' column, so it is not a results file. "
             f"To send it, use: batch-sms run {results_path}",
             param_hint="RESULTS",
         )
-    _run(results_path, RunOptions(**options), table)
+    _run(results_path, run_options, table)
 
 
 def _run(input_path: Path, options: RunOptions, table: InputTable | None = None) -> None:
-    table = table or _read_input(input_path)
+    table = table or _read_input(input_path, _read_options(options))
     out_path = _results_path(input_path, options)
     credentials = _credentials(
         options.api_key, options.oauth_token, required=not (options.dry_run or options.sandbox)
@@ -412,15 +452,33 @@ def _make_plan(planner: Planner, quiet: bool) -> Plan:
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
     if not quiet:
+        _note_warnings(planner.table)
         _note_ignored(planner.table)
         _report_invalid(plan)
         _report_warnings(plan)
     return plan
 
 
-def _read_input(path: Path) -> InputTable:
+def _read_options(options: RunOptions) -> ReadOptions:
+    return ReadOptions(options.sheet, options.encoding, options.column_map)
+
+
+def _read_input(path: Path, options: ReadOptions) -> InputTable:
     try:
-        return read_table(path)
+        return read_table(path, options)
+    except InputError as error:
+        raise click.BadParameter(str(error), param_hint="INPUT") from None
+
+
+def _note_warnings(table: InputTable) -> None:
+    for warning in table.warnings:
+        click.echo(f"Note: {warning}", err=True)
+
+
+def _rows(table: InputTable) -> Iterator[SourceRow]:
+    """The table's rows, with a fault found mid-file (a ragged line) as a usage error."""
+    try:
+        yield from table.rows()
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
 
@@ -531,7 +589,7 @@ def _sandbox_if(wanted: bool, table: InputTable, quiet: bool) -> Iterator[Sandbo
         yield None
         return
     with Sandbox(SandboxConfig()) as server:
-        server.seed_drafts(row.activity_id for row in table.rows() if not row.blank)
+        server.seed_drafts(row.activity_id for row in _rows(table) if not row.blank)
         if not quiet:
             click.echo(f"Sandbox: a stand-in for Close at {server.base_url}", err=True)
         yield server
@@ -650,12 +708,16 @@ def _unfinished(counts: Counter[Outcome]) -> int:
     show_default=True,
     help="Share of requests answered 503 Service Unavailable.",
 )
+@input_options
 def sandbox_command(
     seed_files: tuple[Path, ...],
     port: int,
     rate_limit: str | None,
     latency_ms: float,
     fail_rate: float,
+    sheet: str | None,
+    encoding: str | None,
+    column_map: tuple[tuple[str, str], ...],
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
@@ -678,7 +740,9 @@ def sandbox_command(
     )
     server = Sandbox(config, port=port)
     for path in seed_files:
-        server.seed_drafts(row.activity_id for row in _read_input(path).rows())
+        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
+        _note_warnings(table)
+        server.seed_drafts(row.activity_id for row in _rows(table))
     try:
         server.start()
     except OSError as error:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 
 ID = "id"
 
@@ -43,3 +45,18 @@ def normalize_header(header: str) -> str:
     """The canonical spelling of a header: `Date Scheduled` and `date-scheduled` are both
     `date_scheduled`."""
     return _SEPARATORS.sub("_", header.strip().lower()).strip("_")
+
+
+def closest_header(headers: Sequence[str], column: str) -> str | None:
+    """The header the user most likely meant as `column`, for a "did you mean" hint: one that
+    names it as a word (`Activity ID` for `id`), else one spelled like it."""
+    by_name = {normalize_header(header): header for header in headers}
+    for name, header in by_name.items():
+        if column in name.split("_"):
+            return header
+    if column == ID:
+        for name, header in by_name.items():
+            if "activity" in name:
+                return header
+    close = difflib.get_close_matches(column, list(by_name), n=1, cutoff=0.6)
+    return by_name[close[0]] if close else None

@@ -1,22 +1,46 @@
-"""Reading the input spreadsheet into rows of text cells, with headers matched to known columns."""
+"""Reading the input file into rows of text cells, with headers matched to known columns.
+
+The file is streamed: `read_table` reads only its header, and each call of `InputTable.rows()`
+reads it again from the start, a chunk at a time, so a million rows fit in little memory.
+"""
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from batch_sms import columns
+from batch_sms.sources import InputError, Source, ignored_options, open_source
+
+__all__ = [
+    "FIRST_ROW_NUMBER",
+    "InputError",
+    "InputTable",
+    "ReadOptions",
+    "SourceRow",
+    "parse_map",
+    "read_table",
+]
 
 # The spreadsheet row number of the first data row: row 1 is the header.
 FIRST_ROW_NUMBER = 2
 
+# The columns a --map may rename a header to: the results columns are batch-sms's own.
+MAPPABLE = (columns.ID, *columns.FIELDS)
 
-class InputError(Exception):
-    """The input file cannot be used as it is; the message says why and how to fix it."""
+
+@dataclass(frozen=True)
+class ReadOptions:
+    sheet: str | None = None
+    """Spreadsheet sheet name; None: the first sheet."""
+    encoding: str | None = None
+    """Text encoding of a CSV file; None: UTF-8 (a byte-order mark accepted)."""
+    column_map: tuple[tuple[str, str], ...] = ()
+    """(header as written in the file, column name) pairs: headers renamed before matching."""
+    chunk_rows: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,19 +54,27 @@ class SourceRow:
     cells: dict[str, str]
     previous_outcome: str
     blank: bool = False
-    """Every cell of the row is empty, the columns batch-sms ignores included."""
+    """Every cell of the row is empty, the columns batch-sms ignores included; a results
+    file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
+    values: tuple[str, ...] = ()
+    """Every cell as read, aligned with `InputTable.columns`, for the results file."""
 
 
 @dataclass(frozen=True)
 class InputTable:
-    """An input file read as text, with its headers matched to the columns batch-sms knows."""
+    """An input file's header matched to the columns batch-sms knows; its rows are read on
+    demand by `rows()`."""
 
     path: Path
-    frame: pd.DataFrame
+    columns: tuple[str, ...]
+    """Every header in file order, after --map renaming."""
     headers: dict[str, str]
-    """Canonical column name -> the header as written in the file, for known columns only."""
+    """Canonical column name -> the header as in `columns`, for known columns only."""
     ignored: tuple[str, ...]
     """Headers that are neither an SMS field nor a results column: kept, never sent."""
+    warnings: tuple[str, ...] = ()
+    """Things the user should know about how the file was read."""
+    source: Source | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_results_file(self) -> bool:
@@ -53,91 +85,169 @@ class InputTable:
         return self.headers.get(column, column)
 
     def rows(self) -> Iterator[SourceRow]:
-        order = list(self.frame.columns)
-        known = [column for column in self.headers if column != "outcome"]
-        positions = [order.index(self.headers[column]) for column in known]
-        outcome_at = order.index(self.headers["outcome"]) if self.is_results_file else None
-        for index, values in enumerate(self.frame.itertuples(index=False, name=None)):
-            blank = not any(value.strip() for value in values)
-            cells = {
-                column: values[at].strip() for column, at in zip(known, positions, strict=True)
-            }
+        """Every row from the start of the file, in chunks; may be called again."""
+        assert self.source is not None, "a table made by read_table has a source"
+        known = {
+            column: self.columns.index(header)
+            for column, header in self.headers.items()
+            if column != "outcome"
+        }
+        outcome_at = self.columns.index(self.headers["outcome"]) if self.is_results_file else None
+        results = {self.headers[column] for column in columns.RESULTS if column in self.headers}
+        inputs = [at for at, header in enumerate(self.columns) if header not in results]
+        for index, record in enumerate(self.source.records()):
+            values = self._fit(record, index + FIRST_ROW_NUMBER)
+            cells = {column: values[at].strip() for column, at in known.items()}
             yield SourceRow(
                 index=index,
                 number=index + FIRST_ROW_NUMBER,
                 activity_id=cells.pop(columns.ID),
                 cells=cells,
                 previous_outcome=values[outcome_at].strip() if outcome_at is not None else "",
-                blank=blank,
+                blank=not any(values[at].strip() for at in inputs),
+                values=values,
+            )
+
+    def _fit(self, record: Sequence[str], number: int) -> tuple[str, ...]:
+        """The record cut or padded to the header's width. A spreadsheet row may be shorter,
+        or longer with empty cells; a value beyond the last header would be lost."""
+        width = len(self.columns)
+        for position in range(width, len(record)):
+            if record[position].strip():
+                raise InputError(
+                    f"{self.path}: row {number} has '{record[position]}' in column "
+                    f"{_column_name(position)}, which has no header. Give the column a "
+                    "header (any name: batch-sms keeps columns it does not know) or clear it."
+                )
+        return tuple(record[:width]) + ("",) * (width - len(record))
+
+
+def read_table(path: Path, options: ReadOptions = ReadOptions()) -> InputTable:  # noqa: B008
+    """Open an input file (CSV, .xlsx, .xls, .ods) and check its header; reads no row yet."""
+    source = open_source(path, options.sheet, options.encoding, options.chunk_rows)
+    written = _used_header(path, source.header)
+    renamed, map_notes = _apply_map(path, written, options.column_map)
+    headers = _match_headers(path, renamed)
+    known_headers = set(headers.values())
+    return InputTable(
+        path=path,
+        columns=renamed,
+        headers=headers,
+        ignored=tuple(header for header in renamed if header not in known_headers),
+        warnings=source.warnings
+        + ignored_options(path, options.sheet, options.encoding)
+        + map_notes,
+        source=source,
+    )
+
+
+def parse_map(text: str) -> tuple[str, str]:
+    """`Activity ID=id` -> ("Activity ID", "id"). The last `=` splits, since a column name
+    has none and a header might."""
+    header, equals, column = text.rpartition("=")
+    if not (equals and header.strip() and column.strip()):
+        raise InputError(f"'{text}' is not HEADER=COLUMN, like \"Activity ID=id\".")
+    return header.strip(), column.strip()
+
+
+def _column_name(position: int) -> str:
+    return f"{position + 1} ({get_column_letter(position + 1)})"
+
+
+def _used_header(path: Path, header: Sequence[str]) -> tuple[str, ...]:
+    """The header without the empty cells that end it (a spreadsheet's formatted but unused
+    columns, a CSV's trailing comma); refuses repeated or missing headers."""
+    width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    used = tuple(header[:width])
+    seen: set[str] = set()
+    for position, name in enumerate(used):
+        if not name.strip():
+            raise InputError(
+                f"{path}: column {_column_name(position)} has no header; give it one (any "
+                "name: batch-sms keeps columns it does not know) or delete the column."
+            )
+        if name in seen:
+            raise InputError(f"{path}: has two columns named '{name}'; keep one of them.")
+        seen.add(name)
+    return used
+
+
+def _apply_map(
+    path: Path, header: tuple[str, ...], column_map: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The header with --map's renames applied, and notes on maps that were not needed."""
+    renamed = list(header)
+    targets: dict[str, str] = {}  # column -> the --map that names it
+    applied: dict[int, str] = {}  # position -> the --map that renamed it
+    notes: list[str] = []
+    for source, target in column_map:
+        label = f"--map '{source}={target}'"
+        column = _map_target(path, label, target)
+        if column in targets:
+            raise InputError(
+                f"{path}: {targets[column]} and {label} both map to '{column}'; keep one."
+            )
+        targets[column] = label
+        position = _map_source(header, source)
+        if position is None:
+            notes.append(_unneeded_map(path, label, header, column))
+            continue
+        if position in applied:
+            raise InputError(f"{path}: {applied[position]} and {label} both rename '{source}'.")
+        applied[position] = label
+        renamed[position] = column
+    _refuse_map_clashes(path, header, renamed, applied)
+    return tuple(renamed), tuple(notes)
+
+
+def _map_target(path: Path, label: str, target: str) -> str:
+    column = columns.normalize_header(target)
+    if column not in MAPPABLE:
+        raise InputError(
+            f"{path}: {label}: '{target}' is not a column batch-sms knows. "
+            f"Known columns: {', '.join(MAPPABLE)}."
+        )
+    return column
+
+
+def _map_source(header: tuple[str, ...], source: str) -> int | None:
+    """Where the header a --map names is: as written, else spelled alike (`activity id`)."""
+    if source in header:
+        return header.index(source)
+    alike = [
+        position
+        for position, name in enumerate(header)
+        if columns.normalize_header(name) == columns.normalize_header(source)
+    ]
+    return alike[0] if len(alike) == 1 else None
+
+
+def _unneeded_map(path: Path, label: str, header: tuple[str, ...], column: str) -> str:
+    """A map whose header is gone because the file already has the column: a results file
+    of a mapped run, rerun with the same command line. Anything else is a mistake."""
+    if any(columns.normalize_header(name) == column for name in header):
+        return f"{label} not needed: {path.name} has a column '{column}' already."
+    found = ", ".join(f"'{name}'" for name in header)
+    raise InputError(f"{path}: {label}: there is no such column. Columns found: {found}.")
+
+
+def _refuse_map_clashes(
+    path: Path, header: tuple[str, ...], renamed: list[str], applied: dict[int, str]
+) -> None:
+    """A header renamed to `text` beside a `Text` column: which one to send is the user's call."""
+    renames = {renamed[position]: label for position, label in applied.items()}
+    for position, name in enumerate(header):
+        label = renames.get(columns.normalize_header(name))
+        if label is not None and position not in applied:
+            raise InputError(
+                f"{path}: {label}: the file has a '{name}' column already; "
+                "rename or delete one of them."
             )
 
 
-def read_table(path: Path) -> InputTable:
-    """Read a CSV file with every cell as text: no number or date guessing, no lost zeros."""
-    frame = _read_csv(path)
-    _refuse_repeated_headers(path)
-    headers = _match_headers(path, [str(header) for header in frame.columns])
-    known_headers = set(headers.values())
-    ignored = tuple(str(h) for h in frame.columns if h not in known_headers)
-    return InputTable(path=path, frame=frame, headers=headers, ignored=ignored)
-
-
-def _read_csv(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in {".xlsx", ".xls", ".ods"}:
-        raise InputError(f"{path}: spreadsheet files are not read yet; save the sheet as CSV.")
-    try:
-        return pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            encoding="utf-8-sig",
-            # A blank line is a row in the user's spreadsheet too: keeping it keeps the row
-            # numbers in messages equal to the ones the user sees.
-            skip_blank_lines=False,
-        )
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, not a CSV file.") from None
-    except PermissionError:
-        raise InputError(f"{path}: cannot be read (permission denied).") from None
-    except UnicodeDecodeError:
-        raise InputError(
-            f"{path}: is not UTF-8 text ({_first_non_utf8(path)}). "
-            "Save it as 'CSV UTF-8' and try again."
-        ) from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: is empty; it needs a header row with an 'id' column.") from None
-    except pd.errors.ParserError as error:
-        raise InputError(f"{path}: is not a well-formed CSV file: {error}".strip()) from None
-
-
-def _refuse_repeated_headers(path: Path) -> None:
-    """pandas renames a repeated header `text` to `text.1`, which would silently ignore the
-    second column: the user should choose. So the file's own header row is checked."""
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        written = next(csv.reader(stream), [])
-    seen: set[str] = set()
-    for header in written:
-        if header in seen:
-            raise InputError(f"{path}: has two columns named '{header}'; keep one of them.")
-        seen.add(header)
-
-
-def _first_non_utf8(path: Path) -> str:
-    """Where the first byte that is not UTF-8 is, for a message the user can act on (the
-    decoder's own offset is relative to the chunk it was reading)."""
-    content = path.read_bytes()
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = content.count(b"\n", 0, error.start) + 1
-        return f"byte 0x{content[error.start]:02x} on line {line}"
-    return "undecodable bytes"
-
-
-def _match_headers(path: Path, headers: list[str]) -> dict[str, str]:
+def _match_headers(path: Path, headers: Sequence[str]) -> dict[str, str]:
     known = {columns.ID, *columns.FIELDS, *columns.RESULTS}
     matched: dict[str, str] = {}
     for header in headers:
@@ -151,9 +261,16 @@ def _match_headers(path: Path, headers: list[str]) -> dict[str, str]:
             )
         matched[canonical] = header
     if columns.ID not in matched:
-        found = ", ".join(f"'{h}'" for h in headers) or "none"
-        raise InputError(
-            f"{path}: has no 'id' column (the SMS activity id, like acti_...). "
-            f"Columns found: {found}."
-        )
+        raise InputError(_no_id_message(path, headers, set(matched.values())))
     return matched
+
+
+def _no_id_message(path: Path, headers: Sequence[str], matched: set[str]) -> str:
+    found = ", ".join(f"'{h}'" for h in headers) or "none"
+    message = (
+        f"{path}: has no 'id' column (the SMS activity id, like acti_...). Columns found: {found}."
+    )
+    guess = columns.closest_header([h for h in headers if h not in matched], columns.ID)
+    if guess is not None:
+        message += f" Did you mean '{guess}'? Pass --map \"{guess}={columns.ID}\"."
+    return message

@@ -1,4 +1,5 @@
-"""Writing a table file atomically: it appears whole at its path, or not at all."""
+"""Writing a table file (CSV or .xlsx) row by row, atomically: the file appears complete at its
+path or not at all, and an older file there stays untouched until then."""
 
 from __future__ import annotations
 
@@ -8,10 +9,51 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import openpyxl
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+XLSX_SUFFIX = ".xlsx"
+XLSX_SHEET = "Results"
+# Excel's "Text" number format: a cell the user edits later stays text too.
+TEXT_FORMAT = "@"
 
 
-class TableWriter:
+class TableWriter(Protocol):
+    def write_row(self, values: Sequence[str]) -> None: ...
+
+
+@contextmanager
+def open_table_writer(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
+    """Write a table to `path`: `.xlsx` as a workbook whose cells are all text, anything else
+    as CSV in UTF-8 with a byte-order mark (so that Excel shows "Grüße"). The file is written
+    beside `path` and moved there only when the block ends without an error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        opener = _xlsx_table if path.suffix.lower() == XLSX_SUFFIX else _csv_table
+        with opener(temporary, header) as writer:
+            yield writer
+        _fsync(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def _csv_table(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
+    with path.open("w", encoding="utf-8-sig", newline="") as stream:
+        writer = _CsvWriter(csv.writer(stream))
+        writer.write_row(header)
+        yield writer
+
+
+class _CsvWriter:
     def __init__(self, writer: Any) -> None:
         self._writer = writer
 
@@ -20,19 +62,40 @@ class TableWriter:
 
 
 @contextmanager
-def open_table_writer(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
-    """A CSV file written to a temporary file beside `path` and renamed over it when the block
-    ends without error; on error the temporary file is removed and `path` is untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _xlsx_table(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
+    # Write-only mode keeps rows on disk as they come, not in memory.
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet(XLSX_SHEET)
+    writer = _XlsxWriter(sheet)
+    writer.write_row(header)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(header)
-            yield TableWriter(writer)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        yield writer
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        # Ends the sheet's half-written stream, which would fail when garbage-collected;
+        # openpyxl deletes its own temporary file when the program exits.
+        sheet.close()
         raise
+    workbook.save(path)
+
+
+class _XlsxWriter:
+    def __init__(self, sheet: Any) -> None:
+        self._sheet = sheet
+
+    def write_row(self, values: Sequence[str]) -> None:
+        self._sheet.append([self._text_cell(value) for value in values])
+
+    def _text_cell(self, value: str) -> WriteOnlyCell:
+        # Control characters are not allowed in a workbook: dropping them beats losing the
+        # results of a run at its very end.
+        cell = WriteOnlyCell(self._sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+        # Text, never a number, a date or a formula: "0041..." keeps its zeros, "=1+1" stays.
+        cell.data_type = "s"
+        cell.number_format = TEXT_FORMAT
+        return cell
+
+
+def _fsync(path: Path) -> None:
+    """On disk before it replaces the old file: a crash must not leave an empty file."""
+    with path.open("rb+") as stream:
+        os.fsync(stream.fileno())

@@ -45,7 +45,8 @@ def write_csv(tmp_path: Path) -> WriteCsv:
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as stream:
+    # utf-8-sig: results files start with a byte-order mark, for Excel.
+    with path.open(newline="", encoding="utf-8-sig") as stream:
         return list(csv.DictReader(stream))
 
 

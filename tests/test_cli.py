@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner, Result
 
@@ -443,3 +444,116 @@ def test_a_rerun_never_resends_a_row_that_may_have_been_sent(
     assert third[0] == rows[0]
     assert third[1]["error_message"].startswith("Close rejected the update (400): status:")
     assert [puts(sandbox, 0), puts(sandbox, 1)] == [1, 2]
+
+
+# --- Input files: spreadsheets, CSV dialects, --map ----------------------------------------------
+
+
+def xlsx_rows(path: Path) -> list[list[str]]:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    try:
+        return [[cell or "" for cell in row] for row in workbook.active.iter_rows(values_only=True)]
+    finally:
+        workbook.close()
+
+
+def test_an_xlsx_campaign_runs_against_the_sandbox_and_writes_xlsx(tmp_path: Path) -> None:
+    source = tmp_path / "campaign.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Campaign"
+    sheet.append(["Activity ID", "Message", "Branch"])
+    sheet.append([activity_id(1), "Grüße aus Köln", 7])
+    sheet.append([])
+    sheet.append([activity_id(2), "See you soon", "007"])
+    workbook.create_sheet("Notes").append(["nothing to send here"])
+    workbook.save(source)
+    out = tmp_path / "results.xlsx"
+    result = invoke(
+        "run", source, "--sandbox", "--sheet", "Campaign", "--map", "Activity ID=id",
+        "--map", "Message=text", "--out", out,
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.OK, result.output
+    rows = xlsx_rows(out)
+    assert rows[0] == ["id", "text", "Branch", *columns.RESULTS]
+    assert [row[:3] for row in rows[1:]] == [
+        [activity_id(1), "Grüße aus Köln", "7"],
+        ["", "", ""],
+        [activity_id(2), "See you soon", "007"],
+    ]
+    assert [row[3] for row in rows[1:]] == ["updated", "skipped", "updated"]
+    assert "Note: columns not sent (kept in the results): Branch" in result.stderr
+
+    # The results workbook is itself an input, without --map: nothing is sent again.
+    rerun = invoke("run", out, "--sandbox", "--out", tmp_path / "rerun.csv")
+    assert rerun.exit_code == ExitCode.OK, rerun.output
+    assert outcomes(tmp_path / "rerun.csv") == ["updated", "skipped", "updated"]
+    assert "rows sent per second" in rerun.stdout
+
+
+def test_a_semicolon_csv_from_excel_runs_against_the_sandbox(tmp_path: Path) -> None:
+    path = tmp_path / "input.csv"
+    content = f'id;Text;Notes\n{activity_id(1)};"Hi; bye, see you";a\n{activity_id(2)};Yo;b\n'
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    result = invoke("run", path, "--sandbox")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "Note: input.csv: cells are separated by semicolons." in result.stderr
+    results = path.with_name("input.results.csv")
+    assert results.read_bytes().startswith(b"\xef\xbb\xbfid,Text,Notes,outcome,")
+    assert [(row["Text"], row["outcome"]) for row in read_csv(results)] == [
+        ("Hi; bye, see you", "updated"),
+        ("Yo", "updated"),
+    ]
+    quiet = invoke("run", path, "--sandbox", "--quiet", "--out", tmp_path / "quiet.csv")
+    assert quiet.exit_code == ExitCode.OK
+    assert "Note:" not in quiet.stderr
+
+
+def test_a_cp1252_csv_is_refused_then_read_with_encoding(tmp_path: Path) -> None:
+    path = tmp_path / "input.csv"
+    path.write_bytes(f"id,text\n{activity_id(1)},Grüße\n".encode("cp1252"))
+    refused = invoke("run", path, "--sandbox")
+    assert refused.exit_code == ExitCode.USAGE
+    assert "is not UTF-8 text (byte 0xfc on line 2)" in refused.stderr
+    assert "--encoding cp1252" in refused.stderr
+    accepted = invoke("run", path, "--sandbox", "--encoding", "cp1252")
+    assert accepted.exit_code == ExitCode.OK, accepted.output
+    assert read_csv(path.with_name("input.results.csv"))[0]["text"] == "Grüße"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--map", "Activity ID"],
+            "Invalid value for '--map': 'Activity ID' is not HEADER=COLUMN, like "
+            '"Activity ID=id".',
+        ),
+        (
+            ["--map", "Owner=id"],
+            "--map 'Owner=id': there is no such column. Columns found: 'Activity ID', 'Message'.",
+        ),
+        (["--map", "Activity ID=acti"], "'acti' is not a column batch-sms knows."),
+        ([], "Did you mean 'Activity ID'? Pass --map \"Activity ID=id\"."),
+        (["--sheet", "Campaign"], "Invalid value for INPUT"),
+    ],
+)
+def test_unusable_input_options_are_usage_errors(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    path = tmp_path / "input.csv"
+    path.write_text(f"Activity ID,Message\n{activity_id(1)},hi\n", encoding="utf-8")
+    result = invoke("run", path, "--sandbox", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_a_ragged_line_mid_file_is_a_usage_error_before_anything_is_sent(tmp_path: Path) -> None:
+    path = tmp_path / "input.csv"
+    lines = [f"{activity_id(n)},hi" for n in range(5)] + [f"{activity_id(5)},Hi, there"]
+    path.write_text("id,text\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke("run", path, "--sandbox")
+    assert result.exit_code == ExitCode.USAGE
+    assert "line 7 has 3 cells but the header has 2." in " ".join(result.stderr.split())
+    assert not path.with_name("input.results.csv").exists()

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from batch_sms import columns
+from batch_sms.results import Outcome, RowResult, write_results
+from batch_sms.rows import ReadOptions, read_table
+from batch_sms.tables import open_table_writer
+from tests.conftest import activity_id
+
+ROWS = [
+    ["acti_1", "Grüße aus Köln", "0041791234567"],
+    ["acti_2", '=1+1, "quoted"\nand two lines', "1e10"],
+    ["acti_3", "", "TRUE"],
+]
+
+
+def test_csv_is_written_with_a_byte_order_mark_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with open_table_writer(path, ["id", "text", "Notes"]) as writer:
+        for row in ROWS:
+            writer.write_row(row)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfid,text,Notes\r\n")
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        assert list(csv.reader(stream)) == [["id", "text", "Notes"], *ROWS]
+
+
+def test_xlsx_cells_are_all_text(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    with open_table_writer(path, ["id", "text", "Notes"]) as writer:
+        for row in ROWS:
+            writer.write_row(row)
+    workbook = openpyxl.load_workbook(path)
+    try:
+        sheet = workbook.active
+        cells = list(sheet.iter_rows(min_row=2))
+        assert [[cell.value or "" for cell in row] for row in cells] == ROWS
+        assert {cell.data_type for row in cells for cell in row if cell.value} == {"s"}
+        assert {cell.number_format for row in cells for cell in row} == {"@"}
+    finally:
+        workbook.close()
+
+
+def test_control_characters_are_dropped_from_xlsx_rather_than_failing(tmp_path: Path) -> None:
+    path = tmp_path / "out.xlsx"
+    with open_table_writer(path, ["id", "text"]) as writer:
+        writer.write_row(["acti_1", "bell\x07 here"])
+    table = read_table(path)
+    assert next(table.rows()).values == ("acti_1", "bell here")
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.xlsx"])
+def test_an_error_inside_the_block_leaves_the_old_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"old results")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        with open_table_writer(path, ["id"]) as writer:
+            writer.write_row(["acti_1"])
+            raise RuntimeError("disk on fire")
+    assert path.read_bytes() == b"old results"
+    assert [p.name for p in tmp_path.iterdir()] == [name], "no temporary file is left behind"
+
+
+def test_the_file_appears_only_when_the_block_ends(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "out.csv"
+    with open_table_writer(path, ["id"]) as writer:
+        writer.write_row(["acti_1"])
+        assert not path.exists()
+    assert path.read_bytes() == b"\xef\xbb\xbfid\r\nacti_1\r\n"
+
+
+@pytest.mark.parametrize("name", ["campaign.results.csv", "campaign.results.xlsx"])
+def test_results_of_a_spreadsheet_are_a_valid_input_without_maps(tmp_path: Path, name: str) -> None:
+    source = tmp_path / "campaign.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["Activity ID", "Message", "Recipient", "outcome"])
+    workbook.active.append([activity_id(1), "Grüße", 4155550100, "failed"])
+    workbook.active.append([])
+    workbook.active.append([activity_id(2), "Hi", "", ""])
+    workbook.save(source)
+    table = read_table(source, ReadOptions(column_map=(("Activity ID", "id"),)))
+    out = tmp_path / name
+    write_results(
+        table,
+        [
+            RowResult(0, Outcome.UPDATED, http_status=200, attempts=1),
+            RowResult(1, Outcome.SKIPPED),
+            RowResult(2, Outcome.INVALID, error_message="text: too long"),
+        ],
+        out,
+    )
+    again = read_table(out)
+    assert again.columns == ("id", "Message", "Recipient", *columns.RESULTS)
+    rows = list(again.rows())
+    assert [row.values[:3] for row in rows] == [
+        (activity_id(1), "Grüße", "4155550100"),
+        ("", "", ""),
+        (activity_id(2), "Hi", ""),
+    ]
+    assert [row.previous_outcome for row in rows] == ["updated", "skipped", "invalid"]
+    assert rows[0].cells["http_status"] == "200"
