@@ -297,10 +297,16 @@ class Sender:
             try:
                 return await attempt()
             except (CloseAPIError, httpx.TransportError) as error:
-                if not (update.sends and _outcome_unknown(error)):
+                if not update.sends:
                     raise
-                await self._read_back(update, error, attempts)
-                raise _StillDraft(error) from error
+                if _outcome_unknown(error):
+                    await self._read_back(update, error, attempts)
+                    raise _StillDraft(error) from error
+                if attempts > 1 and getattr(error, "status_code", None) == 400:
+                    # A slow earlier attempt may have landed after its read-back: Close then
+                    # refuses the repeat (only drafts can change), and shows the send.
+                    await self._read_back(update, error, attempts)
+                raise
 
         counter = _Attempts(self.settings)
         retrying = AsyncRetrying(

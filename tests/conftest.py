@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from batch_sms.results import OrderedResults, RowResult
+from batch_sms.rows import InputTable
 from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.tables import open_table_writer
 
 # A fixed "now" for everything that compares with the clock.
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -77,3 +80,15 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def write_results(table: InputTable, results: list[RowResult], out: Path) -> OrderedResults:
+    """Announce every row, then record `results` in the order given."""
+    with open_table_writer(out, OrderedResults.header(table)) as writer:
+        book = OrderedResults(table, writer)
+        for row in table.rows():
+            book.expect(row)
+        for result in results:
+            book.record(result)
+        book.check_complete()
+    return book

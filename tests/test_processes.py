@@ -36,29 +36,106 @@ def wait_for_requests(server, count: int, limit: float = 10.0) -> None:  # type:
         time.sleep(0.02)
 
 
-def test_ctrl_c_stops_the_run_writes_every_row_and_exits_130(
+def start_run(server, path: Path, *args: object) -> subprocess.Popen[str]:  # type: ignore[no-untyped-def]
+    return batch_sms(
+        "run", path, "--base-url", server.base_url, "--api-key", "sandbox_api_key", "--yes",
+        "--retry-wait", "0.01", *args,
+    )  # fmt: skip
+
+
+def sending_puts(server, activity: str) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for e in server.log if e.method == "PUT" and e.activity_id == activity)
+
+
+def assert_sent_once_and_every_row_updated(server, rows, results_path: Path) -> None:  # type: ignore[no-untyped-def]
+    results = read_csv(results_path)
+    assert [row["id"] for row in results] == [row["id"] for row in rows], "every row, once"
+    assert {row["outcome"] for row in results} == {"updated"}
+    assert [server.sends(row["id"]) for row in rows] == [1] * len(rows), "each SMS sent once"
+
+
+def test_ctrl_c_lets_requests_in_flight_finish_writes_every_row_and_exits_130(
     make_sandbox, write_csv: WriteCsv
 ) -> None:
     server = make_sandbox(latency_ms=200)
-    rows = [{"id": activity_id(n), "text": f"v{n}"} for n in range(40)]
+    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(40)]
     server.seed_drafts(row["id"] for row in rows)
     path = write_csv(rows)
-    run = batch_sms(
-        "run", path, "--base-url", server.base_url, "--api-key", "sandbox_api_key",
-        "--concurrency", "2", "--yes",
-    )  # fmt: skip
+    run = start_run(server, path, "--concurrency", "2")
     wait_for_requests(server, 3)
     run.send_signal(signal.SIGINT)
     stdout, stderr = run.communicate(timeout=20)
     assert run.returncode == ExitCode.INTERRUPTED, stderr
-    assert "Interrupted" in stderr
+    assert "Stopping: no new requests" in stderr
     assert "Traceback" not in stderr
-    results = read_csv(path.with_name("input.results.csv"))
+    out = path.with_name("input.results.csv")
+    results = read_csv(out)
     assert [row["id"] for row in results] == [row["id"] for row in rows]
-    outcomes = {row["outcome"] for row in results}
-    assert outcomes <= {"updated", "failed", "not_attempted"}
-    assert "not_attempted" in outcomes
-    assert "To retry the rows not updated" in stdout
+    outcomes = [row["outcome"] for row in results]
+    assert set(outcomes) == {"updated", "not_attempted"}, "requests in flight finished"
+    assert [server.sends(row["id"]) for row in results if row["outcome"] == "updated"] == [
+        1
+    ] * outcomes.count("updated")
+    assert f"batch-sms run {path} --out {out} --resume" in stderr
+
+    resumed = start_run(server, path, "--resume")
+    _, stderr = resumed.communicate(timeout=30)
+    assert resumed.returncode == ExitCode.OK, stderr
+    assert_sent_once_and_every_row_updated(server, rows, out)
+    assert not out.with_name("input.results.csv.journal").exists(), "done: journal removed"
+
+
+def test_a_run_killed_mid_way_resumes_without_sending_any_sms_twice(
+    make_sandbox, write_csv: WriteCsv
+) -> None:
+    server = make_sandbox(latency_ms=100)
+    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(60)]
+    server.seed_drafts(row["id"] for row in rows)
+    path = write_csv(rows)
+    run = start_run(server, path, "--concurrency", "4")
+    wait_for_requests(server, 12)
+    run.kill()
+    run.communicate(timeout=10)
+    out = path.with_name("input.results.csv")
+    assert not out.exists(), "no half-written results file"
+    journal = out.with_name("input.results.csv.journal")
+    assert journal.exists()
+
+    again = start_run(server, path)
+    _, stderr = again.communicate(timeout=30)
+    assert again.returncode == ExitCode.USAGE
+    assert "holds an unfinished run of this results file. Resume it with --resume" in stderr
+
+    resumed = start_run(server, path, "--resume", "--concurrency", "4")
+    _, stderr = resumed.communicate(timeout=60)
+    assert resumed.returncode == ExitCode.OK, stderr
+    assert_sent_once_and_every_row_updated(server, rows, out)
+    # Rows sent before the kill were not PUT again: the journal, or a read-back, settled them.
+    assert max(sending_puts(server, row["id"]) for row in rows) == 1
+
+
+def test_ctrl_c_twice_stops_at_once_and_the_journal_resumes(
+    make_sandbox, write_csv: WriteCsv
+) -> None:
+    server = make_sandbox(latency_ms=300)
+    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(20)]
+    server.seed_drafts(row["id"] for row in rows)
+    path = write_csv(rows)
+    run = start_run(server, path, "--concurrency", "4")
+    wait_for_requests(server, 2)
+    run.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=20)
+    assert run.returncode == ExitCode.INTERRUPTED, stderr
+    assert "Stopped at once" in stderr and "Traceback" not in stderr
+    out = path.with_name("input.results.csv")
+    assert not out.exists()
+
+    resumed = start_run(server, path, "--resume")
+    _, stderr = resumed.communicate(timeout=60)
+    assert resumed.returncode == ExitCode.OK, stderr
+    assert_sent_once_and_every_row_updated(server, rows, out)
 
 
 def test_sandbox_command_serves_until_ctrl_c(write_csv: WriteCsv, tmp_path: Path) -> None:

@@ -5,15 +5,9 @@ from pathlib import Path
 import pytest
 
 from batch_sms import columns
-from batch_sms.results import (
-    Outcome,
-    ResultBook,
-    RowResult,
-    default_results_path,
-    write_results,
-)
+from batch_sms.results import OrderedResults, Outcome, RowResult, default_results_path
 from batch_sms.rows import read_table
-from tests.conftest import WriteCsv, activity_id, read_csv
+from tests.conftest import WriteCsv, activity_id, read_csv, write_results
 
 
 @pytest.mark.parametrize(
@@ -49,11 +43,11 @@ def test_results_keep_every_input_column_and_replace_old_results(
     )
     table = read_table(path)
     out = tmp_path / "out.csv"
-    write_results(
+    book = write_results(
         table,
         [
-            RowResult(0, Outcome.UPDATED, http_status=200, attempts=1, close_status="draft"),
             RowResult(1, Outcome.FAILED, error_message="boom", attempts=2),
+            RowResult(0, Outcome.UPDATED, http_status=200, attempts=1, close_status="draft"),
         ],
         out,
     )
@@ -78,29 +72,39 @@ def test_results_keep_every_input_column_and_replace_old_results(
         "boom",
         "",
     )
+    assert book.counts == {Outcome.UPDATED: 1, Outcome.FAILED: 1}
     assert not list(tmp_path.glob(".out.csv.*")), "no temporary file is left behind"
 
 
-def test_write_results_refuses_to_lose_a_row(write_csv: WriteCsv, tmp_path: Path) -> None:
-    table = read_table(write_csv([{"id": activity_id(n), "text": "x"} for n in range(2)]))
-    with pytest.raises(ValueError, match="1 results for 2 rows"):
-        write_results(table, [RowResult(0, Outcome.UPDATED)], tmp_path / "out.csv")
-    assert not (tmp_path / "out.csv").exists()
+def test_a_row_is_written_once_every_row_before_it_has_its_result(
+    write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    table = read_table(write_csv([{"id": activity_id(n), "text": "x"} for n in range(3)]))
+    written: list[list[str]] = []
 
+    class Recorder:
+        def write_row(self, values: list[str]) -> None:
+            written.append(values)
 
-def test_result_book_refuses_duplicates_and_reports_missing_rows() -> None:
-    book = ResultBook(3)
+    book = OrderedResults(table, Recorder())  # type: ignore[arg-type]
+    for row in table.rows():
+        book.expect(row)
     book.record(RowResult(2, Outcome.FAILED))
+    book.record(RowResult(1, Outcome.UPDATED))
+    assert (written, book.waiting, book.missing()) == ([], 3, [0])
     book.record(RowResult(0, Outcome.UPDATED))
+    assert [values[0] for values in written] == [activity_id(n) for n in range(3)]
+    assert book.waiting == 0
+
+
+def test_results_refuse_a_second_result_and_a_missing_one(
+    write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    table = read_table(write_csv([{"id": activity_id(n), "text": "x"} for n in range(2)]))
     with pytest.raises(ValueError, match="already has a result"):
-        book.record(RowResult(0, Outcome.FAILED))
-    assert book.missing() == [1]
+        write_results(
+            table, [RowResult(0, Outcome.UPDATED), RowResult(0, Outcome.FAILED)], tmp_path / "a"
+        )
     with pytest.raises(ValueError, match="1 rows have no result"):
-        book.in_order()
-    book.record(RowResult(1, Outcome.INVALID))
-    assert [r.outcome for r in book.in_order()] == [
-        Outcome.UPDATED,
-        Outcome.INVALID,
-        Outcome.FAILED,
-    ]
-    assert book.counts()[Outcome.UPDATED] == 1
+        write_results(table, [RowResult(0, Outcome.UPDATED)], tmp_path / "b.csv")
+    assert not (tmp_path / "b.csv").exists(), "an incomplete results file is never left"

@@ -7,10 +7,10 @@ import openpyxl
 import pytest
 
 from batch_sms import columns
-from batch_sms.results import Outcome, RowResult, write_results
+from batch_sms.results import Outcome, RowResult
 from batch_sms.rows import ReadOptions, read_table
 from batch_sms.tables import open_table_writer
-from tests.conftest import activity_id
+from tests.conftest import activity_id, write_results
 
 ROWS = [
     ["acti_1", "Grüße aus Köln", "0041791234567"],

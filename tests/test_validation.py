@@ -10,6 +10,7 @@ from batch_sms import columns
 from batch_sms.cli import ExitCode, cli
 from batch_sms.rows import SourceRow
 from batch_sms.sandbox import Sandbox
+from batch_sms.segments import ucs2_warning
 from batch_sms.times import parse_quiet_hours
 from batch_sms.validation import Invalid, Kind, Update, ValidationSettings, Validator
 from tests.conftest import NOW, WriteCsv, activity_id, read_csv
@@ -576,10 +577,12 @@ def test_dry_run_with_the_validation_options(write_csv: WriteCsv) -> None:
         "--max-segments", "2",
     )  # fmt: skip
     assert result.exit_code == ExitCode.ROWS_FAILED, result.output
-    assert result.stderr.splitlines()[-2:] == [
+    assert result.stderr.splitlines()[-4:] == [
         "  row 3: Date Scheduled: would reach the recipient at 22:30 America/New_York, inside "
         "quiet hours 21:00-08:00",
         "  row 4: Text: takes 3 SMS segments (GSM-7, 400 septets); --max-segments allows 2",
+        "1 rows cost more than they seem to:",
+        f"  row 5: {ucs2_warning(ucs2_text)}",
     ]
     assert result.stdout.splitlines()[1:-1] == [
         "  0 SMS will be sent now",
