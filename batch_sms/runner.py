@@ -187,7 +187,8 @@ class Sender:
         unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
-                refused = await check_access(self.client, first.activity_id, self.settings)
+                async with self.pacer.turn():
+                    refused = await check_access(self.client, first.activity_id, self.settings)
                 if refused is not None:
                     self._abort(refused)
                 return [first]

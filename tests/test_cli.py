@@ -547,3 +547,83 @@ def test_a_ragged_line_mid_file_is_a_usage_error_before_anything_is_sent(tmp_pat
     assert result.exit_code == ExitCode.USAGE
     assert "line 7 has 3 cells but the header has 2." in " ".join(result.stderr.split())
     assert not path.with_name("input.results.csv").exists()
+
+
+# --- Reruns, resume and guards ---------------------------------------------------------------
+
+
+def test_rerun_command_retries_the_rows_not_updated(sandbox: Sandbox, write_csv: WriteCsv) -> None:
+    rows = edits(1) + [{"id": activity_id(1), "status": "bogus"}]
+    sandbox.seed_drafts(row["id"] for row in rows)
+    path = write_csv(rows)
+    against(sandbox, path)
+    results = path.with_name("input.results.csv")
+    fixed = read_csv(results)
+    fixed[1]["status"] = "outbox"
+    write_csv(fixed, name="input.results.csv")
+    rerun = invoke(
+        "rerun", results, "--base-url", sandbox.base_url, "--api-key", "sandbox_api_key", "--yes"
+    )
+    assert rerun.exit_code == ExitCode.OK, rerun.output
+    assert outcomes(path.with_name("input.results-2.csv")) == ["updated", "updated"]
+    assert [puts(sandbox, 0), puts(sandbox, 1)] == [1, 1]
+
+
+def test_rerun_command_wants_a_results_file(write_csv: WriteCsv) -> None:
+    path = write_csv(edits(1))
+    result = invoke("rerun", path, "--dry-run")
+    assert result.exit_code == ExitCode.USAGE
+    assert "has no 'outcome' column, so it is not a results file" in result.stderr
+    assert f"To send it, use: batch-sms run {path}" in " ".join(result.stderr.split())
+
+
+def test_running_the_same_file_again_sends_nothing_twice(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = sends(3)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    path = write_csv(rows)
+    assert against(sandbox, path).exit_code == ExitCode.OK
+    again = against(sandbox, path, "--out", path.with_name("again.csv"))
+    assert again.exit_code == ExitCode.OK, again.output
+    rows = read_csv(path.with_name("again.csv"))
+    assert {row["outcome"] for row in rows} == {"updated"}
+    assert all(row["error_message"].startswith("already applied before this run") for row in rows)
+    assert [puts(sandbox, n) for n in range(3)] == [1, 1, 1]
+
+
+def test_max_sends_refuses_a_bigger_run_before_anything_is_sent(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    path = write_csv(sends(3) + edits(2, start=3))
+    result = against(sandbox, path, "--max-sends", "2")
+    assert result.exit_code == ExitCode.USAGE
+    assert "This run would send 3 SMS, more than --max-sends 2. Nothing was sent." in result.stderr
+    assert sandbox.log == []
+
+
+@pytest.mark.parametrize("value", ["fast", "0/1", "10/0"])
+def test_a_bad_rate_limit_is_a_usage_error(write_csv: WriteCsv, value: str) -> None:
+    result = invoke("run", write_csv(edits(1)), "--sandbox", "--rate-limit", value)
+    assert result.exit_code == ExitCode.USAGE
+    assert f"'{value}' is not N/SECONDS, like 40/1" in result.stderr
+
+
+def test_the_rate_limit_caps_a_run(make_sandbox, write_csv: WriteCsv) -> None:  # type: ignore[no-untyped-def]
+    server = make_sandbox()
+    rows = edits(12)
+    server.seed_drafts(row["id"] for row in rows)
+    result = against(server, write_csv(rows), "--rate-limit", "4/0.1", "--no-preflight")
+    assert result.exit_code == ExitCode.OK, result.output
+    # The cap holds on the client's start times, which tests/test_pacing.py checks exactly.
+    # Arrivals at this in-process server can bunch up on a busy machine, but the run can never
+    # be faster than the cap: 12 PUTs at 4 per 0.1 s span at least 0.2 s (less a few ms of
+    # connection set-up on the first ones).
+    times = sorted(entry.at for entry in server.log if entry.method == "PUT")
+    assert times[-1] - times[0] >= 0.18
+
+
+def test_resume_needs_an_unfinished_run(write_csv: WriteCsv) -> None:
+    result = invoke("run", write_csv(edits(1)), "--sandbox", "--resume")
+    assert result.exit_code == ExitCode.USAGE
+    assert "there is no run to resume" in result.stderr
