@@ -261,7 +261,9 @@ def test_a_row_shorter_than_the_header_has_empty_cells(tmp_path: Path) -> None:
 
 def test_a_trailing_empty_header_is_dropped_and_its_cells_checked(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_text(f"id,text,\n{activity_id(1)},a,\n{activity_id(2)},b,lost\n", encoding="utf-8")
+    path.write_text(
+        f"id,text,,\n{activity_id(1)},a,,\n{activity_id(2)},b,lost,\n", encoding="utf-8"
+    )
     table = read_table(path)
     assert table.columns == ("id", "text")
     assert refusal(path) == (
