@@ -521,6 +521,8 @@ def test_maps_rename_headers_before_they_are_matched(tmp_path: Path) -> None:
     table = read_table(path, ReadOptions(column_map=(("activity id", "id"), ("Message", "Text"))))
     assert table.columns == ("id", "text", "Owner")
     assert table.headers == {"id": "id", "text": "text"}
+    # Messages name the column as the user's file does.
+    assert (table.header("id"), table.header("text")) == ("Activity ID", "Message")
     assert next(table.rows()) == SourceRow(
         0, 2, activity_id(1), {"text": "Hi"}, "", values=(activity_id(1), "Hi", "me")
     )
