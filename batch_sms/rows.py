@@ -116,6 +116,8 @@ class InputTable:
         """The record cut or padded to the header's width. A spreadsheet row may be shorter,
         or longer with empty cells; a value beyond the last header would be lost."""
         width = len(self.columns)
+        if len(record) == width:
+            return tuple(record)
         for position in range(width, len(record)):
             if record[position].strip():
                 raise InputError(
