@@ -72,21 +72,25 @@ class InputTable:
     """Canonical column name -> the header as in `columns`, for known columns only."""
     ignored: tuple[str, ...]
     """Headers that are neither an SMS field nor a results column: kept, never sent."""
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[str, ...]
     """Things the user should know about how the file was read."""
-    source: Source | None = field(default=None, repr=False, compare=False)
+    source: Source = field(repr=False, compare=False)
+    file_headers: tuple[str, ...]
+    """Every header as written in the file, before --map; aligned with `columns`."""
 
     @property
     def is_results_file(self) -> bool:
         return "outcome" in self.headers
 
     def header(self, column: str) -> str:
-        """How the user wrote a column's header, for messages that name it."""
-        return self.headers.get(column, column)
+        """How the user wrote a column's header, for messages that name it: `Send at`, not
+        the `date_scheduled` that --map made of it."""
+        if column not in self.headers:
+            return column
+        return self.file_headers[self.columns.index(self.headers[column])]
 
     def rows(self) -> Iterator[SourceRow]:
         """Every row from the start of the file, in chunks; may be called again."""
-        assert self.source is not None, "a table made by read_table has a source"
         known = {
             column: self.columns.index(header)
             for column, header in self.headers.items()
@@ -112,6 +116,8 @@ class InputTable:
         """The record cut or padded to the header's width. A spreadsheet row may be shorter,
         or longer with empty cells; a value beyond the last header would be lost."""
         width = len(self.columns)
+        if len(record) == width:
+            return tuple(record)
         for position in range(width, len(record)):
             if record[position].strip():
                 raise InputError(
@@ -138,6 +144,7 @@ def read_table(path: Path, options: ReadOptions = ReadOptions()) -> InputTable: 
         + ignored_options(path, options.sheet, options.encoding)
         + map_notes,
         source=source,
+        file_headers=written,
     )
 
 

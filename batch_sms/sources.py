@@ -102,7 +102,9 @@ class CsvSource:
             with pd.read_csv(
                 self.path,
                 sep=self.delimiter,
-                names=list(self.header),
+                # Positions, not the headers: "id,text,," has two empty ones, which pandas
+                # refuses as names; rows.py knows the headers.
+                names=list(range(len(self.header))),
                 header=0,
                 index_col=False,
                 dtype=str,

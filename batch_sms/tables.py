@@ -13,12 +13,10 @@ from typing import Any, Protocol
 
 import openpyxl
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 
 XLSX_SUFFIX = ".xlsx"
 XLSX_SHEET = "Results"
-# Excel's "Text" number format: a cell the user edits later stays text too.
-TEXT_FORMAT = "@"
 
 
 class TableWriter(Protocol):
@@ -83,15 +81,18 @@ class _XlsxWriter:
         self._sheet = sheet
 
     def write_row(self, values: Sequence[str]) -> None:
-        self._sheet.append([self._text_cell(value) for value in values])
+        self._sheet.append([self._cell(value) for value in values])
 
-    def _text_cell(self, value: str) -> WriteOnlyCell:
+    def _cell(self, value: str) -> str | WriteOnlyCell:
         # Control characters are not allowed in a workbook: dropping them beats losing the
         # results of a run at its very end.
-        cell = WriteOnlyCell(self._sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
-        # Text, never a number, a date or a formula: "0041..." keeps its zeros, "=1+1" stays.
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        if not (value.startswith("=") or value in ERROR_CODES):
+            return value  # openpyxl writes a str as a string cell: "0041..." keeps its zeros
+        # openpyxl would write "=1+1" as a formula and "#N/A" as an error: keep them text.
+        # (Only these get a cell object: it makes writing twice as slow.)
+        cell = WriteOnlyCell(self._sheet, value=value)
         cell.data_type = "s"
-        cell.number_format = TEXT_FORMAT
         return cell
 
 

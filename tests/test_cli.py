@@ -549,6 +549,14 @@ def test_a_ragged_line_mid_file_is_a_usage_error_before_anything_is_sent(tmp_pat
     assert not path.with_name("input.results.csv").exists()
 
 
+def test_the_sandbox_command_reads_its_seed_files_with_the_input_options(tmp_path: Path) -> None:
+    path = tmp_path / "seed.csv"
+    path.write_text(f"Activity ID,Message\n{activity_id(1)},hi\n", encoding="utf-8")
+    result = invoke("sandbox", path, "--port", "0", "--map", "Activity=id")
+    assert result.exit_code == ExitCode.USAGE
+    assert "--map 'Activity=id': there is no such column." in " ".join(result.stderr.split())
+
+
 # --- Reruns, resume and guards ---------------------------------------------------------------
 
 

@@ -261,7 +261,9 @@ def test_a_row_shorter_than_the_header_has_empty_cells(tmp_path: Path) -> None:
 
 def test_a_trailing_empty_header_is_dropped_and_its_cells_checked(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
-    path.write_text(f"id,text,\n{activity_id(1)},a,\n{activity_id(2)},b,lost\n", encoding="utf-8")
+    path.write_text(
+        f"id,text,,\n{activity_id(1)},a,,\n{activity_id(2)},b,lost,\n", encoding="utf-8"
+    )
     table = read_table(path)
     assert table.columns == ("id", "text")
     assert refusal(path) == (
@@ -519,6 +521,8 @@ def test_maps_rename_headers_before_they_are_matched(tmp_path: Path) -> None:
     table = read_table(path, ReadOptions(column_map=(("activity id", "id"), ("Message", "Text"))))
     assert table.columns == ("id", "text", "Owner")
     assert table.headers == {"id": "id", "text": "text"}
+    # Messages name the column as the user's file does.
+    assert (table.header("id"), table.header("text")) == ("Activity ID", "Message")
     assert next(table.rows()) == SourceRow(
         0, 2, activity_id(1), {"text": "Hi"}, "", values=(activity_id(1), "Hi", "me")
     )
