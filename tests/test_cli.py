@@ -635,3 +635,21 @@ def test_resume_needs_an_unfinished_run(write_csv: WriteCsv) -> None:
     result = invoke("run", write_csv(edits(1)), "--sandbox", "--resume")
     assert result.exit_code == ExitCode.USAGE
     assert "there is no run to resume" in result.stderr
+
+
+def test_the_sample_workbook_as_the_readme_runs_it(tmp_path: Path) -> None:
+    out = tmp_path / "campaign.results.csv"
+    result = invoke(
+        "run", SAMPLE.with_name("campaign.xlsx"), "--sandbox", "--out", out,
+        "--map", "Activity ID=id", "--map", "Message=text", "--map", "Send at=date_scheduled",
+        "--map", "Recipient=remote_phone", "--timezone", "America/New_York",
+        "--default-region", "US",
+    )  # fmt: skip
+    assert result.exit_code == ExitCode.ROWS_FAILED, result.output
+    rows = read_csv(out)
+    assert [row["outcome"] for row in rows].count("updated") == 18
+    invalid, failed = (row for row in rows if row["outcome"] != "updated")
+    assert invalid["error_message"] == (
+        "Recipient: '415 555 0117 ext' is not a valid phone number: it is too long"
+    )
+    assert failed["http_status"] == "404"
