@@ -531,25 +531,28 @@ def _note_ignored(table: InputTable) -> None:
 
 
 def _report_invalid(plan: Plan) -> None:
-    if not plan.invalid:
-        return
-    click.echo(f"{plan.invalid:,} rows are invalid and will not be sent:", err=True)
-    for number, problems in plan.first_invalid:
-        click.echo(f"  row {number}: {problems}", err=True)
-    hidden = plan.invalid - len(plan.first_invalid)
-    if hidden > 0:
-        click.echo(f"  ... and {hidden:,} more: see the results file.", err=True)
+    title = f"{plan.invalid:,} rows are invalid and will not be sent:"
+    _report_rows(title, plan.first_invalid, plan.invalid, "more: see the results file.")
 
 
 def _report_warnings(plan: Plan) -> None:
-    if not plan.warned:
+    _report_rows(
+        f"{plan.warned:,} rows cost more than they seem to:",
+        plan.first_warnings,
+        plan.warned,
+        "more.",
+    )
+
+
+def _report_rows(title: str, shown: list[tuple[int, str]], total: int, rest: str) -> None:
+    """A title, then the first rows as `row N: message`, then how many more there are."""
+    if not total:
         return
-    click.echo(f"{plan.warned:,} rows cost more than they seem to:", err=True)
-    for number, warning in plan.first_warnings:
-        click.echo(f"  row {number}: {warning}", err=True)
-    hidden = plan.warned - len(plan.first_warnings)
-    if hidden > 0:
-        click.echo(f"  ... and {hidden:,} more.", err=True)
+    click.echo(title, err=True)
+    for number, message in shown:
+        click.echo(f"  row {number}: {message}", err=True)
+    if total > len(shown):
+        click.echo(f"  ... and {total - len(shown):,} {rest}", err=True)
 
 
 def _finish_dry_run(planner: Planner, plan: Plan, out_path: Path) -> None:

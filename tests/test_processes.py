@@ -47,6 +47,13 @@ def sending_puts(server, activity: str) -> int:  # type: ignore[no-untyped-def]
     return sum(1 for e in server.log if e.method == "PUT" and e.activity_id == activity)
 
 
+def outbox_campaign(server, write_csv: WriteCsv, count: int) -> tuple[list[dict[str, str]], Path]:  # type: ignore[no-untyped-def]
+    """`count` drafts in the sandbox, and a file that sends each of them now."""
+    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(count)]
+    server.seed_drafts(row["id"] for row in rows)
+    return rows, write_csv(rows)
+
+
 def assert_sent_once_and_every_row_updated(server, rows, results_path: Path) -> None:  # type: ignore[no-untyped-def]
     results = read_csv(results_path)
     assert [row["id"] for row in results] == [row["id"] for row in rows], "every row, once"
@@ -58,9 +65,7 @@ def test_ctrl_c_lets_requests_in_flight_finish_writes_every_row_and_exits_130(
     make_sandbox, write_csv: WriteCsv
 ) -> None:
     server = make_sandbox(latency_ms=200)
-    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(40)]
-    server.seed_drafts(row["id"] for row in rows)
-    path = write_csv(rows)
+    rows, path = outbox_campaign(server, write_csv, 40)
     run = start_run(server, path, "--concurrency", "2")
     wait_for_requests(server, 3)
     run.send_signal(signal.SIGINT)
@@ -89,9 +94,7 @@ def test_a_run_killed_mid_way_resumes_without_sending_any_sms_twice(
     make_sandbox, write_csv: WriteCsv
 ) -> None:
     server = make_sandbox(latency_ms=100)
-    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(60)]
-    server.seed_drafts(row["id"] for row in rows)
-    path = write_csv(rows)
+    rows, path = outbox_campaign(server, write_csv, 60)
     run = start_run(server, path, "--concurrency", "4")
     wait_for_requests(server, 12)
     run.kill()
@@ -118,9 +121,7 @@ def test_ctrl_c_twice_stops_at_once_and_the_journal_resumes(
     make_sandbox, write_csv: WriteCsv
 ) -> None:
     server = make_sandbox(latency_ms=300)
-    rows = [{"id": activity_id(n), "status": "outbox"} for n in range(20)]
-    server.seed_drafts(row["id"] for row in rows)
-    path = write_csv(rows)
+    rows, path = outbox_campaign(server, write_csv, 20)
     run = start_run(server, path, "--concurrency", "4")
     wait_for_requests(server, 2)
     run.send_signal(signal.SIGINT)
