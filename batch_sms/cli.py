@@ -402,16 +402,24 @@ def _unfinished(book: ResultBook) -> int:
     show_default=True,
     help="Share of requests answered 503 Service Unavailable.",
 )
+@click.option(
+    "--any-id",
+    is_flag=True,
+    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    "Default: only the INPUT files' ids.",
+)
 def sandbox_command(
     seed_files: tuple[Path, ...],
     port: int,
     rate_limit: str | None,
     latency_ms: float,
     fail_rate: float,
+    any_id: bool,
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
     The ids of the INPUT files exist in it as drafts (except ids containing 'missing').
+    GET /_sandbox/stats answers how many requests got which status code.
 
     Example:
 
@@ -427,6 +435,7 @@ def sandbox_command(
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         keep_log=False,
+        any_id=any_id,
     )
     server = Sandbox(config, port=port)
     for path in seed_files:
