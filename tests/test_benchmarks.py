@@ -12,11 +12,11 @@ import pytest
 
 from batch_sms.validation import ACTIVITY_ID
 from benchmarks.harness import activity_id
-from benchmarks.measures import Setup
-from benchmarks.report import HEADER, header_lines
+from benchmarks.measures import MEASUREMENTS, Setup
+from benchmarks.report import HEADER, Figure, header_lines
 from benchmarks.run import main, parse_args, run_suite
 
-OVERHEAD_ROWS = [
+SMOKE_ROWS = [
     "overhead: rows/s, whole command (30 rows)",
     "overhead: rows/s, sending phase",
     "overhead: CPU per 1,000 rows (user+sys)",
@@ -25,24 +25,30 @@ OVERHEAD_ROWS = [
 
 
 def test_overhead_at_a_tiny_scale(tmp_path: Path) -> None:
+    """The real thing end to end: sandbox process, measured run, stats, results file."""
     setup = Setup(tmp_path, scale=30 / 20_000, baseline=False, log=lambda line: None)
     figures = run_suite(["overhead"], setup)
-    assert [figure.measurement for figure in figures] == OVERHEAD_ROWS
+    assert [figure.measurement for figure in figures] == SMOKE_ROWS
     assert all(figure.value > 0 for figure in figures[:3])
-    assert figures[3].value == 0 and figures[3].passed is True
+    assert (figures[3].value, figures[3].passed) == (0, True)
     assert (tmp_path / "overhead.results.csv").exists()
 
 
-def test_the_results_file_has_the_header_and_a_line_per_figure(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_main_prints_and_writes_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def fake(setup: Setup) -> list[Figure]:
+        return [Figure("fake: rows/s", 12.5, "rows/s", "goal >= 10", passed=True)]
+
+    monkeypatch.setitem(MEASUREMENTS, "overhead", fake)
     out = tmp_path / "results.md"
-    main(["--only", "overhead", "--scale", "0.0005", "--work", str(tmp_path), "--out", str(out)])
+    main(["--only", "overhead", "--scale", "0.5", "--work", str(tmp_path), "--out", str(out)])
     text = out.read_text(encoding="utf-8")
     assert text == capsys.readouterr().out.removesuffix("\n")
     assert "| " + " | ".join(HEADER) + " |" in text
-    assert "Cores (os.cpu_count()): " in text and "Commit: " in text
-    assert sum(line.startswith("| overhead: ") for line in text.splitlines()) == 4
+    assert "| fake: rows/s | 12.5 rows/s | goal >= 10 | - | pass |" in text
+    assert "- Cores (os.cpu_count()): " in text and "- Commit: " in text
+    assert "- Scale: 0.5 of the issue's row counts" in text
 
 
 @pytest.mark.parametrize(
