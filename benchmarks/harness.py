@@ -94,14 +94,15 @@ class Run:
 
 def run_tool(source: Path, base_url: str | None, *options: str) -> Run:
     """`batch-sms run` on `source` (a dry run when base_url is None), measured."""
-    results = source.with_suffix(".results.csv")
+    stem = source.with_name(source.stem + ("-dry" if base_url is None else ""))
+    results = stem.with_suffix(".results.csv")
     command = [sys.executable, "-m", "batch_sms", "run", str(source), "--out", str(results)]
     command += ["--overwrite", "--quiet", "--yes", *options]
     if base_url is None:
         command.append("--dry-run")
     else:
         command += ["--api-key", API_KEY, "--base-url", base_url]
-    usage = measure(command, source.with_suffix(".log"))
+    usage = measure(command, stem.with_suffix(".log"))
     if usage.exit_code not in (0, 1):  # 1: some rows failed, which the figures show
         raise RuntimeError(f"{' '.join(command)} exited with {usage.exit_code}")
     return Run(usage, count_outcomes(results))
@@ -151,6 +152,15 @@ class SandboxProcess:
             body = json.load(answer)
         statuses = {int(code): count for code, count in body["by_status"].items()}
         return Stats(body["requests"], statuses, body["first_at"], body["last_at"])
+
+    def peak_rss_mb(self) -> float | None:
+        """The sandbox's own peak RSS so far (Linux: VmHWM), None where /proc has none."""
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text(encoding="utf-8")
+        except OSError:
+            return None
+        line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), None)
+        return int(line.split()[1]) / 1024 if line else None
 
     def stop(self) -> None:
         self._process.send_signal(signal.SIGINT)
