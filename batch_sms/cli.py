@@ -23,7 +23,7 @@ from batch_sms import __version__
 from batch_sms.close import DEFAULT_BASE_URL, Credentials
 from batch_sms.job import Connection, HardStop, JobReport, run_job, write_dry_run
 from batch_sms.journal import Journal, JournalError, Recovered, fingerprint, journal_path
-from batch_sms.pacing import parse_rate_cap
+from batch_sms.pacing import RateCap, parse_rate_cap
 from batch_sms.phones import parse_region
 from batch_sms.plan import Plan, Planner, make_plan
 from batch_sms.results import Outcome, RowResult, default_results_path
@@ -245,6 +245,7 @@ run_options = _option_bundle(
     click.option(
         "--rate-limit",
         metavar="N/SECONDS",
+        callback=_parsed(parse_rate_cap),
         help="Start at most N requests per SECONDS, to leave room for other integrations on "
         "the same key. Default: as fast as Close's own limit allows.",
     ),
@@ -297,7 +298,7 @@ class RunOptions:
     date_format: str | None
     quiet_hours: QuietHours | None
     max_segments: int | None
-    rate_limit: str | None
+    rate_limit: RateCap | None
     no_preflight: bool
     max_sends: int | None
     dry_run: bool
@@ -399,17 +400,11 @@ def _run(input_path: Path, options: RunOptions, table: InputTable | None = None)
 
 
 def _run_settings(options: RunOptions) -> RunSettings:
-    cap = None
-    if options.rate_limit:
-        try:
-            cap = parse_rate_cap(options.rate_limit)
-        except ValueError as error:
-            raise click.BadParameter(str(error), param_hint="--rate-limit") from None
     return RunSettings(
         concurrency=options.concurrency,
         max_retries=options.max_retries,
         retry_wait=options.retry_wait,
-        rate_cap=cap,
+        rate_cap=options.rate_limit,
         preflight=not options.no_preflight,
     )
 
@@ -695,6 +690,7 @@ def _unfinished(counts: Counter[Outcome]) -> int:
 @click.option(
     "--rate-limit",
     metavar="N/SECONDS",
+    callback=_parsed(parse_rate_cap),
     help="Allow N requests per window of SECONDS per endpoint, like Close. Default: no limit.",
 )
 @click.option(
@@ -711,13 +707,20 @@ def _unfinished(counts: Counter[Outcome]) -> int:
     show_default=True,
     help="Share of requests answered 503 Service Unavailable.",
 )
+@click.option(
+    "--any-id",
+    is_flag=True,
+    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    "Default: only the INPUT files' ids.",
+)
 @input_options
 def sandbox_command(
     seed_files: tuple[Path, ...],
     port: int,
-    rate_limit: str | None,
+    rate_limit: RateCap | None,
     latency_ms: float,
     fail_rate: float,
+    any_id: bool,
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
@@ -725,6 +728,7 @@ def sandbox_command(
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
     The ids of the INPUT files exist in it as drafts (except ids containing 'missing').
+    GET /_sandbox/stats answers how many requests got which status code.
 
     Example:
 
@@ -733,13 +737,13 @@ def sandbox_command(
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
     """
-    limit, window = parse_rate_limit_option(rate_limit) if rate_limit else (None, 1.0)
     config = SandboxConfig(
-        rate_limit=limit,
-        rate_window=window,
+        rate_limit=rate_limit.requests if rate_limit else None,
+        rate_window=rate_limit.seconds if rate_limit else 1.0,
         latency_ms=latency_ms,
         fail_rate=fail_rate,
         keep_log=False,
+        any_id=any_id,
     )
     server = Sandbox(config, port=port)
     for path in seed_files:
@@ -756,17 +760,3 @@ def sandbox_command(
     click.echo(f"API key: {config.api_key}  (or Bearer token: {config.oauth_token})")
     click.echo("Press Ctrl-C to stop.")
     server.serve_forever()
-
-
-def parse_rate_limit_option(value: str) -> tuple[int, float]:
-    """`40/1` -> (40, 1.0): N requests per window of SECONDS."""
-    count, _, seconds = value.partition("/")
-    try:
-        limit, window = int(count), float(seconds or "1")
-    except ValueError:
-        limit, window = 0, 0.0
-    if limit < 1 or window <= 0:
-        raise click.BadParameter(
-            f"'{value}' is not N/SECONDS, like 40/1.", param_hint="--rate-limit"
-        )
-    return limit, window

@@ -54,6 +54,7 @@ _ONE = re.compile(r"/api/v1/activity/sms/([^/]+)/?")
 _LIST = re.compile(r"/api/v1/activity/sms/?")
 _COUNTRIES = (("+1", "US"), ("+44", "GB"), ("+49", "DE"), ("+33", "FR"), ("+61", "AU"))
 _USER = ("user_sandbox", "Sandbox User")
+STATS_PATH = "/_sandbox/stats"  # outside /api/v1/: the benchmarks read it, clients never do
 _POLL_SECONDS = 0.01  # how long stop() may wait for the accept loop to notice
 
 
@@ -84,6 +85,9 @@ class SandboxConfig:
     seed: int | None = None  # for the random faults above
     org_phones: tuple[str, ...] = ("+14155550100", "+14155550101", "+442071838750")
     keep_log: bool = True
+    # Every id not containing "missing" exists as a draft, without seeding: a run of a
+    # million rows needs no million-id set-up, and untouched ids cost no memory.
+    any_id: bool = False
 
     def __post_init__(self) -> None:
         rates = (self.fail_rate, self.drop_rate, self.slow_rate)
@@ -107,6 +111,25 @@ class LogEntry:
     applied: bool  # the update changed the stored activity
     fault: Fault | None
     at: float  # time.monotonic() when the request arrived
+
+
+@dataclass(frozen=True)
+class SandboxStats:
+    """What the sandbox answered, for benchmarks: also served as JSON at STATS_PATH."""
+
+    requests: int  # requests to the API, whatever the answer (STATS_PATH not counted)
+    by_status: Mapping[int, int]  # status code -> requests; 0 for dropped connections
+    first_at: float | None  # time.time() when the first request arrived
+    last_at: float | None  # ... and the last one
+
+    def as_json(self) -> dict[str, Any]:
+        statuses = {str(code): count for code, count in sorted(self.by_status.items())}
+        return {
+            "requests": self.requests,
+            "by_status": statuses,
+            "first_at": self.first_at,
+            "last_at": self.last_at,
+        }
 
 
 _DEFAULT_CONFIG = SandboxConfig()
@@ -548,6 +571,11 @@ class Sandbox:
         self._clock = clock  # tests inject "now" to check scheduled and delayed sends
         self._lock = threading.Lock()
         self._activities: dict[str, dict[str, Any]] = {}
+        self._born = clock()  # when the drafts that config.any_id stands for were created
+        self._changed: dict[str, dict[str, Any]] = {}  # any_id drafts: fields that differ
+        self._statuses: Counter[int] = Counter()
+        self._first_at: float | None = None
+        self._last_at: float | None = None
         self._send_at: dict[str, datetime] = {}
         self._sends: Counter[str] = Counter()
         self._faults: dict[str, deque[Fault]] = {}
@@ -631,6 +659,7 @@ class Sandbox:
             if activity["status"] == "sent" and activity["date_sent"] is None:
                 activity["date_sent"] = activity["date_created"]
             self._activities[activity_id] = activity
+            self._changed.pop(activity_id, None)
             self._send_at.pop(activity_id, None)
             return copy.deepcopy(activity)
 
@@ -667,13 +696,22 @@ class Sandbox:
         with self._lock:
             return self._sends[activity_id]
 
+    def stats(self) -> SandboxStats:
+        with self._lock:
+            statuses = dict(self._statuses)
+            return SandboxStats(sum(statuses.values()), statuses, self._first_at, self._last_at)
+
     # Answering requests (called from the handler threads)
 
     def _respond(self, request: _Request) -> _Reply:
+        if request.path == STATS_PATH and request.method == "GET":
+            return _Reply(200, _encode(self.stats().as_json()))
         route = _route(request.method, request.path)
         arrived = time.monotonic()
+        wall = time.time()
         with self._lock:
             reply, applied, fault = self._decide(request, route, arrived)
+            self._count(reply.status, wall)
             if self.config.keep_log:
                 entry = LogEntry(
                     method=request.method,
@@ -687,6 +725,12 @@ class Sandbox:
                 )
                 self._log.append(entry)
         return reply
+
+    def _count(self, status: int | None, wall: float) -> None:
+        self._statuses[status or 0] += 1
+        if self._first_at is None:
+            self._first_at = wall
+        self._last_at = wall
 
     def _decide(
         self, request: _Request, route: _Route, now: float
@@ -790,16 +834,36 @@ class Sandbox:
         changed = activity != before
         if changed:
             activity |= {"date_updated": _iso(ctx.now), "updated_by": _USER[0]}
+            self._keep(activity_id, activity)
         return changed
 
     def _current(self, activity_id: str) -> dict[str, Any] | None:
         """The stored activity, after any scheduled or delayed send that is now due."""
         activity = self._activities.get(activity_id)
+        if activity is None:
+            activity = self._implicit(activity_id)
         when = self._send_at.get(activity_id)
         if activity is not None and when is not None and when <= self._clock():
             activity |= {"status": "sent", "date_sent": _iso(when)}
             del self._send_at[activity_id]
+            self._keep(activity_id, activity)
         return activity
+
+    def _implicit(self, activity_id: str) -> dict[str, Any] | None:
+        """With config.any_id, the draft this id stands for, with its changes so far."""
+        if not self.config.any_id or "missing" in activity_id.lower():
+            return None
+        return self._draft(activity_id) | self._changed.get(activity_id, {})
+
+    def _draft(self, activity_id: str) -> dict[str, Any]:
+        return _new_activity(activity_id, self.config.org_phones[0], self._born)
+
+    def _keep(self, activity_id: str, activity: dict[str, Any]) -> None:
+        """Store a changed activity; an implicit draft keeps only what differs (memory)."""
+        if activity_id in self._activities:
+            return  # changed in place
+        draft = self._draft(activity_id)
+        self._changed[activity_id] = {k: v for k, v in activity.items() if draft[k] != v}
 
     # Connection bookkeeping, so that stop() can close idle keep-alive connections
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import _thread
 import base64
 import re
+import signal
 import socket
 import ssl
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -814,3 +817,102 @@ def test_serve_forever_returns_after_ctrl_c() -> None:
     assert time.perf_counter() - started < 1
     with pytest.raises(httpx.ConnectError), client_for(sandbox) as client:
         client.get("activity/sms/sms_1/")
+
+
+# --- Any id, and the statistics the benchmarks read ----------------------------------------------
+
+
+def test_any_id_makes_every_id_a_draft_without_seeding() -> None:
+    with serve(any_id=True) as (sandbox, client):
+        activity = client.get("activity/sms/acti_never_seeded/").json()
+        assert activity["status"] == "draft"
+        assert activity["id"] == "acti_never_seeded"
+        assert activity["date_created"] == NOW.isoformat()
+        assert client.get("activity/sms/acti_missing_1/").status_code == 404
+        assert sandbox.activity("acti_MISSING_2") is None
+
+
+def test_any_id_drafts_keep_their_changes() -> None:
+    with serve(any_id=True) as (sandbox, client):
+        assert put(client, "acti_a", {"text": "Edited"}).json()["text"] == "Edited"
+        assert put(client, "acti_b", {"status": "outbox"}).json()["status"] == "sent"
+        assert client.get("activity/sms/acti_a/").json()["text"] == "Edited"
+        assert "status" in field_errors(put(client, "acti_b", {"text": "too late"}))
+        assert sandbox.sends("acti_b") == 1
+        listed = client.get("activity/sms/?id__in=acti_a,acti_b,acti_c,acti_missing").json()
+        assert [a["status"] for a in listed["data"]] == ["draft", "sent", "draft"]
+
+
+def test_any_id_scheduled_send_happens_when_due(clock: Clock) -> None:
+    with serve(clock, any_id=True) as (sandbox, client):
+        put(client, "acti_a", {"status": "scheduled", "date_scheduled": TOMORROW})
+        clock.now = datetime.fromisoformat(TOMORROW) + timedelta(seconds=1)
+        assert client.get("activity/sms/acti_a/").json()["status"] == "sent"
+        assert stored(sandbox, "acti_a")["date_sent"] == TOMORROW
+
+
+def test_any_id_seeded_activity_wins_over_earlier_changes() -> None:
+    with serve(any_id=True) as (sandbox, client):
+        put(client, "acti_a", {"text": "Edited"})
+        sandbox.add_activity("acti_a", text="Seeded")
+        assert client.get("activity/sms/acti_a/").json()["text"] == "Seeded"
+        put(client, "acti_a", {"text": "Again"})
+        assert stored(sandbox, "acti_a")["text"] == "Again"
+
+
+def test_without_any_id_unseeded_ids_are_unknown(client: httpx.Client) -> None:
+    assert client.get("activity/sms/acti_never_seeded/").status_code == 404
+
+
+def test_stats_count_answers_by_status_code() -> None:
+    with serve(rate_limit=2, rate_window=60) as (sandbox, client):
+        assert sandbox.stats().requests == 0
+        assert sandbox.stats().first_at is None
+        codes = [put(client, "sms_1", {"text": str(n)}).status_code for n in range(3)]
+        codes.append(client.get("activity/sms/unknown/").status_code)
+        with client_for(sandbox, auth=("wrong", "")) as stranger:
+            codes.append(stranger.get("activity/sms/sms_1/").status_code)
+        stats = sandbox.stats()
+    assert codes == [200, 200, 429, 404, 401]
+    assert stats.requests == 5
+    assert stats.by_status == {200: 2, 429: 1, 404: 1, 401: 1}
+    assert stats.first_at is not None and stats.last_at is not None
+    assert stats.first_at <= stats.last_at
+
+
+def test_stats_count_dropped_connections_as_zero(client: httpx.Client, sandbox: Sandbox) -> None:
+    sandbox.inject("sms_1", Fault.DROP_AFTER_APPLY)
+    with pytest.raises(httpx.RemoteProtocolError):
+        put(client, "sms_1", {"text": "x"})
+    assert sandbox.stats().by_status == {0: 1}
+
+
+def test_stats_are_served_as_json_without_credentials(
+    client: httpx.Client, sandbox: Sandbox
+) -> None:
+    put(client, "sms_1", {"text": "x"})
+    put(client, "sms_1", {"text": "x" * 1001})
+    with httpx.Client() as anonymous:
+        answer = anonymous.get(f"http://127.0.0.1:{sandbox.port}/_sandbox/stats")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["requests"] == 2
+    assert body["by_status"] == {"200": 1, "400": 1}
+    assert body["first_at"] <= body["last_at"]
+    assert sandbox.stats().requests == 2  # reading the stats is not counted
+
+
+def test_sandbox_command_any_id_serves_stats() -> None:
+    command = [sys.executable, "-m", "batch_sms", "sandbox", "--port", "0", "--any-id"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert server.stdout is not None
+    try:
+        base_url = server.stdout.readline().strip().rsplit(" ", 1)[-1]
+        answer = httpx.get(f"{base_url}activity/sms/acti_anything/", auth=(KEY, ""))
+        assert answer.json()["status"] == "draft"
+        stats = httpx.get(base_url.replace("/api/v1/", "/_sandbox/stats")).json()
+        assert stats["by_status"] == {"200": 1}
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    assert server.returncode == 0
