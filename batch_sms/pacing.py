@@ -25,10 +25,13 @@ from typing import Any
 
 from batch_sms.close import RateLimit
 
-# Workers resuming after a pause spread over this share of the pause (at most MAX_SPREAD
-# seconds), so that they do not all hit the API in the same instant.
+# Workers resuming after a 429's pause spread over this share of the pause (at most MAX_SPREAD
+# seconds), so that they do not all hit the API in the same instant. Waiting for a window to
+# reset, they spread much less: the in-flight limit already staggers them, and every
+# millisecond of spread is a share of the limit left unused.
 SPREAD_SHARE = 0.1
 MAX_SPREAD = 0.25
+WINDOW_SPREAD = 0.01
 # Congestion halves the requests in flight at most once per this many seconds: the 429s of
 # requests that were already in flight together are one signal, not several.
 SLOW_DOWN_EVERY = 1.0
@@ -131,20 +134,26 @@ class Pacer:
         while not halt.is_set():
             delay = self._delay()
             if delay > 0:
-                spread = random.uniform(0, min(MAX_SPREAD, delay * SPREAD_SHARE))
+                most = MAX_SPREAD if self.paused_for >= delay else WINDOW_SPREAD
+                spread = random.uniform(0, min(most, delay * SPREAD_SHARE))
                 await sleep_unless(halt, delay + spread)
-            elif len(self._flying) >= self.in_flight_limit:
+            elif len(self._flying) >= self.in_flight_limit or self._spent_pending_answers():
                 self._slot_freed.clear()
                 await _first_of(halt.wait(), self._slot_freed.wait())
             else:
                 return
         raise Halted
 
+    def _spent_pending_answers(self) -> bool:
+        """The budget looks spent, but answers still to come will tell how much is left: the
+        estimate counts every request in flight as not yet seen by Close."""
+        return self._budget is not None and self._budget <= 0 and bool(self._flying)
+
     def _delay(self) -> float:
         """Seconds until the pause, the header's budget and the user's cap all allow a start."""
         now = self._clock()
         delay = self._resume_at - now
-        if self._budget is not None and self._budget <= 0:
+        if self._budget is not None and self._budget <= 0 and not self._flying:
             if now < self._window_ends:
                 delay = max(delay, self._window_ends - now)
             else:
@@ -158,18 +167,18 @@ class Pacer:
         return delay
 
     def observe(self, rate_limit: RateLimit | None, ticket: int) -> None:
-        """Take in the `RateLimit` header of the answer to request `ticket`. Close counted the
-        requests sent before it; those sent after it and still in flight will spend the
-        `remaining` too. Answers arrive out of order, so in one window only the answer to the
-        latest request counts."""
+        """Take in the `RateLimit` header of the answer to request `ticket`. The other requests
+        in flight may or may not have reached Close before it answered (on separate
+        connections, a later one can arrive first), so each counts as still to spend the
+        `remaining`: a lower bound, which grows exact as they answer. Answers arrive out of
+        order, so in one window only the answer to the latest request counts."""
         if rate_limit is None:
             return
         window_ends = self._clock() + rate_limit.reset
         new_window = window_ends > self._window_ends + SAME_WINDOW + rate_limit.reset / 10
         if not new_window and ticket < self._freshest:
             return
-        sent_after = sum(1 for other in self._flying if other > ticket)
-        self._budget = rate_limit.remaining - sent_after
+        self._budget = rate_limit.remaining - (len(self._flying) - 1)
         self._window_ends = window_ends
         self._freshest = ticket
 

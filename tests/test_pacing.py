@@ -160,3 +160,26 @@ def test_rate_caps_parse(value: str, cap: RateCap) -> None:
 def test_bad_rate_caps_say_what_is_expected(value: str) -> None:
     with pytest.raises(ValueError, match="is not N/SECONDS, like 40/1"):
         parse_rate_cap(value)
+
+
+def test_a_budget_that_looks_spent_waits_for_the_answers_in_flight_not_the_reset() -> None:
+    async def main() -> float:
+        pacer = Pacer(max_in_flight=4)
+        first = pacer.turn()
+        second = pacer.turn()
+        ticket = await first.__aenter__()
+        later = await second.__aenter__()
+        # Counting `later` as unseen by Close, nothing is left: wait for its answer.
+        pacer.observe(RateLimit(limit=10, remaining=1, reset=0.5), ticket)
+        await first.__aexit__(None, None, None)
+        waiting = asyncio.create_task(start_times(pacer, 1, workers=1))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        before = time.monotonic()
+        # Its answer shows that Close had seen it: room for more, no need to wait for reset.
+        pacer.observe(RateLimit(limit=10, remaining=5, reset=0.45), later)
+        await second.__aexit__(None, None, None)
+        await waiting
+        return time.monotonic() - before
+
+    assert asyncio.run(main()) < 0.2
