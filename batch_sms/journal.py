@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
@@ -89,7 +89,8 @@ class Journal:
         self._write({"start": index})
 
     def finished(self, result: RowResult) -> None:
-        record = asdict(result)
+        # Not dataclasses.asdict, which deep-copies every value: this runs once per row.
+        record = {f.name: getattr(result, f.name) for f in fields(result)}
         record["done"] = record.pop("index")
         self._write(record)
 

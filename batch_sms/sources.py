@@ -27,6 +27,7 @@ SPREADSHEET_SUFFIXES = OPENPYXL_SUFFIXES | CALAMINE_SUFFIXES
 
 # Enough lines of any sane CSV file to tell its delimiter, little enough to read at once.
 SNIFF_BYTES = 64 * 1024
+SNIFF_LINES = 50
 DELIMITERS = ",;\t"
 _DELIMITER_NAMES = {";": "semicolons", "\t": "tabs"}
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
@@ -154,8 +155,11 @@ def _sample(path: Path, codec: str, encoding: str | None) -> str:
 
 
 def _sniff_delimiter(sample: str) -> str:
+    # csv.Sniffer's quote detection costs about 0.2 s per 16 KB; a few dozen lines tell the
+    # delimiter as well as the whole sample does.
+    lines = sample.splitlines(keepends=True)[:SNIFF_LINES]
     try:
-        return csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff("".join(lines), delimiters=DELIMITERS).delimiter
     except csv.Error:
         return ","
 
