@@ -125,7 +125,6 @@ class Sender:
         self.queue: asyncio.Queue[Update | None] = asyncio.Queue(
             maxsize=PREFLIGHT_BATCH + 2 * settings.concurrency
         )
-        self.in_flight: dict[int, Update] = {}
         self.aborted: str | None = None
         self.stopping = False
         self.backoff = wait_exponential_jitter(
@@ -270,10 +269,7 @@ class Sender:
             if self.halted:
                 self._not_started(update)
                 continue
-            self.in_flight[update.index] = update
-            result = await self._send(update)
-            del self.in_flight[update.index]
-            self.on_result(result)
+            self.on_result(await self._send(update))
 
     async def _send(self, update: Update) -> RowResult:
         attempts = 0
@@ -483,13 +479,6 @@ async def check_access(client: CloseClient, activity_id: str, settings: RunSetti
     except httpx.TransportError as error:
         return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
     return None
-
-
-def unknown_result(update: Update) -> RowResult:
-    """The result of a row stopped while its request was in flight."""
-    message = "the run was stopped while this row's request was in flight"
-    message += f"; {MAY_HAVE_BEEN_SENT}" if update.sends else "; rerunning it is safe"
-    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=1)
 
 
 def _not_attempted(index: int, message: str) -> RowResult:

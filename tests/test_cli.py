@@ -190,6 +190,29 @@ def test_a_key_revoked_half_way_stops_the_run(sandbox: Sandbox, write_csv: Write
     assert "The run stopped early: Close answered 401 to the credentials" in result.stderr
 
 
+def test_a_key_revoked_half_way_of_a_send_stops_orderly_and_resumes_without_resending(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = sends(10)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    sandbox.revoke_credentials_after(5)  # the preflight's GET, then four PUTs
+    path = write_csv(rows)
+    result = against(sandbox, path, "--concurrency", "1")
+    assert result.exit_code == ExitCode.ABORTED
+    out = path.with_name("input.results.csv")
+    assert outcomes(out) == ["updated"] * 4 + ["failed"] + ["not_attempted"] * 5
+    assert f"batch-sms rerun {out}" in result.stdout
+
+    sandbox.revoke_credentials_after(1_000)  # a working key again
+    resumed = against(sandbox, path, "--resume")
+    assert resumed.exit_code == ExitCode.OK, resumed.output
+    assert [row["id"] for row in read_csv(out)] == [row["id"] for row in rows]
+    assert set(outcomes(out)) == {"updated"}
+    assert [sandbox.sends(row["id"]) for row in rows] == [1] * 10
+    # Row 4's first PUT was refused (401, nothing applied); the journal's rows were not PUT.
+    assert [puts(sandbox, n) for n in range(10)] == [1] * 4 + [2] + [1] * 5
+
+
 def test_wrong_key_fails_fast_and_is_never_shown(sandbox: Sandbox, write_csv: WriteCsv) -> None:
     sandbox.seed_drafts([activity_id(n) for n in range(5)])
     path = write_csv(edits(5))
