@@ -361,42 +361,43 @@ def _run(input_path: Path, options: RunOptions, table: InputTable | None = None)
         options.api_key, options.oauth_token, required=not (options.dry_run or options.sandbox)
     )
     settings = _run_settings(options)
-    recovered = _recover(input_path, out_path) if options.resume else None
-    if not options.resume and journal_path(out_path).exists() and not options.dry_run:
-        raise click.BadParameter(
-            f"{journal_path(out_path)} holds an unfinished run of this results file. Resume it "
-            "with --resume (rows it sent are not sent again), or choose another --out.",
-            param_hint="--out",
-        )
+    recovered = _recover(input_path, out_path, options)
     now = datetime.now(UTC)
-    checks = ValidationSettings(
+
+    def planner() -> Planner:
+        return Planner(table, now, _validation_settings(options), recovered)
+
+    with _interrupts_before_sending():
+        plan = _make_plan(planner(), options.quiet)
+        if options.dry_run:
+            _finish_dry_run(planner(), plan, out_path)
+        _check_sends(plan, options)
+        journal = _open_journal(input_path, out_path, options.resume)
+    with _sandbox_if(options.sandbox, table, options.quiet) as server:
+        connection = _connection(options, credentials, server)
+        _send_and_report(
+            planner(), plan, connection, settings, out_path, journal, options, input_path
+        )
+
+
+@contextlib.contextmanager
+def _interrupts_before_sending() -> Iterator[None]:
+    """Ctrl-C while the file is checked: nothing was sent, and no traceback is due."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted before sending: nothing was sent.", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+
+
+def _validation_settings(options: RunOptions) -> ValidationSettings:
+    return ValidationSettings(
         options.default_region,
         options.timezone,
         options.date_format,
         options.quiet_hours,
         options.max_segments,
     )
-
-    def planner() -> Planner:
-        return Planner(table, now, checks, recovered)
-
-    plan = _make_plan(planner(), options.quiet)
-    if options.dry_run:
-        _finish_dry_run(planner(), plan, out_path)
-    _check_sends(plan, options)
-    journal = _open_journal(input_path, out_path, options.resume)
-    with _sandbox_if(options.sandbox, table, options.quiet) as server:
-        connection = _connection(options, credentials, server)
-        _send_and_report(
-            planner(),
-            plan,
-            connection,
-            settings,
-            out_path,
-            journal,
-            options,
-            input_path,
-        )
 
 
 def _run_settings(options: RunOptions) -> RunSettings:
@@ -420,13 +421,19 @@ def _connection(
     return Connection(credentials, options.base_url, options.timeout)
 
 
-def _recover(input_path: Path, out_path: Path) -> Recovered:
+def _recover(input_path: Path, out_path: Path, options: RunOptions) -> Recovered | None:
+    """What the journal of an unfinished run holds, with --resume. Without it, a journal
+    that is there refuses the run: starting over would forget what it sent."""
+    path = journal_path(out_path)
     try:
-        journal, recovered = Journal.reopen(
-            journal_path(out_path), input_path, fingerprint(input_path)
-        )
+        if not options.resume:
+            if not options.dry_run:
+                Journal.refuse_unfinished(path)
+            return None
+        journal, recovered = Journal.reopen(path, input_path, fingerprint(input_path))
     except JournalError as error:
-        raise click.BadParameter(str(error), param_hint="--resume") from None
+        hint = "--resume" if options.resume else "--out"
+        raise click.BadParameter(str(error), param_hint=hint) from None
     journal.close()
     return recovered
 

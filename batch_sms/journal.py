@@ -61,17 +61,20 @@ class Journal:
         self._stream = stream
         self._last_sync = time.monotonic()
 
+    @staticmethod
+    def refuse_unfinished(path: Path) -> None:
+        """A journal that is there holds the only record of an unfinished run: a new run must
+        not start over it."""
+        if path.exists():
+            raise JournalError(_unfinished(path))
+
     @classmethod
     def create(cls, path: Path, input_path: Path, digest: str) -> Journal:
-        """A new journal; refused when one is there already, since it holds the only record
-        of an unfinished run."""
+        """A new journal; refused when one is there already."""
         try:
             stream = path.open("x", encoding="utf-8")
         except FileExistsError:
-            raise JournalError(
-                f"{path} holds an unfinished run of this results file. Resume it with "
-                "--resume (rows it sent are not sent again), or choose another --out."
-            ) from None
+            raise JournalError(_unfinished(path)) from None
         journal = cls(path, stream)
         journal._write({"format": FORMAT, "input": str(input_path), "sha256": digest})
         journal.sync()
@@ -114,6 +117,13 @@ class Journal:
         """The results file holds everything now: the journal has done its job."""
         self.close()
         self.path.unlink(missing_ok=True)
+
+
+def _unfinished(path: Path) -> str:
+    return (
+        f"{path} holds an unfinished run of this results file. Resume it with --resume (rows "
+        "it sent are not sent again), or choose another --out."
+    )
 
 
 def _read(path: Path, input_path: Path, digest: str) -> Recovered:

@@ -157,3 +157,20 @@ def test_sandbox_command_serves_until_ctrl_c(write_csv: WriteCsv, tmp_path: Path
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+def test_ctrl_c_while_the_file_is_checked_sends_nothing_and_shows_no_traceback(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8") as stream:
+        stream.write("id,text\n")
+        stream.writelines(f"{activity_id(n)},Hello {n}\n" for n in range(150_000))
+    run = batch_sms("run", path, "--dry-run")
+    time.sleep(1.5)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=30)
+    assert run.returncode == ExitCode.INTERRUPTED, stderr
+    assert "Interrupted before sending: nothing was sent." in stderr
+    assert "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"], "no results, no journal"
