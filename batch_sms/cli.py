@@ -621,7 +621,17 @@ def _send_and_report(
 
     try:
         with _progress(plan.updates, options.quiet) as on_result:
-            report = run_job(planner, connection, out_path, journal, settings, on_result, stopping)
+            report = run_job(
+                planner,
+                connection,
+                out_path,
+                journal,
+                settings,
+                on_result,
+                stopping,
+                # Requests in flight end within the timeout; a read-back may follow.
+                grace=2 * connection.timeout + 5,
+            )
     except HardStop:
         journal.close()
         click.echo(

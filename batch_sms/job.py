@@ -129,7 +129,7 @@ class _Job:
                     on_start=lambda update: self.journal.started(update.index),
                 )
                 with _interrupts(sender, grace, self.on_stopping):
-                    report = await sender.execute(self._updates(book))
+                    report = await sender.execute(self._updates(book, sender))
                 book.check_complete()
         return JobReport(book.counts, self.requested, report.aborted, report.stopped)
 
@@ -142,12 +142,18 @@ class _Job:
         book.record(result)
         self.on_result(result)
 
-    async def _updates(self, book: OrderedResults) -> AsyncIterator[Update | None]:
+    async def _updates(self, book: OrderedResults, sender: Sender) -> AsyncIterator[Update | None]:
         """The updates to send, in input order; rows settled without a request go straight to
         the results. Yields None when too many rows wait for an earlier row's result: the
         sender then passes on what it holds, and reading waits until those rows are written."""
-        for row, item in self.planner.classified():
+        for row in self.planner.table.rows():
             book.expect(row)
+            if sender.halted:
+                # Stopping: the rest only need their result, and validating them would
+                # keep Ctrl-C waiting on a big file.
+                book.record(self.planner.unstarted(row, sender.halt_reason))
+                continue
+            item = self.planner.classify(row)
             if isinstance(item, Update):
                 self.segments[item.index] = item.segments
                 yield item

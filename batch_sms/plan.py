@@ -52,23 +52,45 @@ class Planner:
         # Every row is validated, also those settled earlier, so that a repeated id is caught
         # the same way on every pass.
         checked = self.validator.validate(row)
+        settled = self._settled_earlier(row)
+        if settled is not None:
+            return settled
+        if isinstance(checked, Invalid):
+            return RowResult(
+                row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
+            )
+        if checked.sends and self._may_have_been_sent(row):
+            # Sent only if reading it back from Close shows it still a draft.
+            return replace(checked, uncertain=True)
+        return checked
+
+    def unstarted(self, row: SourceRow, reason: str) -> RowResult:
+        """The result of a row that a stopped run did not reach, found without validating it
+        (validation is what takes time): what an earlier run settled stays settled, and a row
+        that may have been sent keeps saying so, for the next run to read it back."""
+        if row.blank:
+            return RowResult(row.index, Outcome.SKIPPED, error_message="empty row")
+        settled = self._settled_earlier(row)
+        if settled is not None:
+            return settled
+        message = f"not attempted: {reason}"
+        if self._may_have_been_sent(row):
+            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
+        return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=message)
+
+    def _settled_earlier(self, row: SourceRow) -> RowResult | None:
+        """The result an earlier run gave the row, when it needs nothing more."""
         journaled = self.recovered.results.get(row.index)
         if journaled is not None and journaled.outcome in (Outcome.UPDATED, Outcome.SKIPPED):
             return journaled
         if row.previous_outcome == Outcome.UPDATED:
             return RowResult.carried_over(row)
-        if isinstance(checked, Invalid):
-            return RowResult(
-                row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
-            )
-        if checked.sends and self._may_have_been_sent(row, journaled):
-            # Sent only if reading it back from Close shows it still a draft.
-            return replace(checked, uncertain=True)
-        return checked
+        return None
 
-    def _may_have_been_sent(self, row: SourceRow, journaled: RowResult | None) -> bool:
+    def _may_have_been_sent(self, row: SourceRow) -> bool:
         if row.index in self.in_flight:
             return True
+        journaled = self.recovered.results.get(row.index)
         earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
         return MAY_HAVE_BEEN_SENT in earlier
 

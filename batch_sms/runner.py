@@ -145,7 +145,7 @@ class Sender:
         return self.stopping or self.aborted is not None
 
     @property
-    def _halt_reason(self) -> str:
+    def halt_reason(self) -> str:
         return self.aborted or "the run was interrupted"
 
     async def execute(self, updates: Iterable[Update] | AsyncIterable[Update | None]) -> RunReport:
@@ -318,8 +318,8 @@ class Sender:
             return await retrying(attempt_and_check)
         except _NotStarted:
             if attempts:
-                return _halted_between_attempts(update, self._halt_reason, attempts)
-            return _not_attempted(update.index, f"not attempted: {self._halt_reason}")
+                return _halted_between_attempts(update, self.halt_reason, attempts)
+            return _not_attempted(update.index, f"not attempted: {self.halt_reason}")
         except _Settled as settled:
             return settled.result
         except _StillDraft as still_draft:
@@ -408,7 +408,11 @@ class Sender:
         return _transport_failure(update, error, attempts, read_back)
 
     def _not_started(self, update: Update) -> None:
-        self.on_result(_not_attempted(update.index, f"not attempted: {self._halt_reason}"))
+        message = f"not attempted: {self.halt_reason}"
+        if update.uncertain:
+            # Kept, so that the next run reads it back before sending it.
+            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
+        self.on_result(_not_attempted(update.index, message))
 
 
 class _Attempts:

@@ -490,3 +490,16 @@ def test_an_empty_run_asks_nothing() -> None:
     script = Script()
     results, report = send(script, [])
     assert (results, report.aborted, script.access_checks) == ({}, None, 0)
+
+
+def test_a_row_that_may_have_been_sent_keeps_saying_so_when_the_run_stops_before_it() -> None:
+    script = Script({0: [httpx.Response(401, json={"error": "revoked"})]})
+    updates = [update(0, EDIT), replace(update(1, SEND), uncertain=True)]
+    settings = RunSettings(concurrency=1, retry_wait=0.01, preflight=False)
+    results, report = send(script, updates, settings)
+    assert report.aborted == "Close answered 401 to the credentials: revoked"
+    assert results[1].error_message == (
+        "not attempted: Close answered 401 to the credentials: revoked; an earlier run "
+        "reported that the SMS may have been sent: check it in Close before you run this row "
+        "again"
+    )
