@@ -37,6 +37,8 @@ def open_table_writer(path: Path, header: Sequence[str]) -> Iterator[TableWriter
         with opener(temporary, header) as writer:
             yield writer
         _fsync(temporary)
+        # mkstemp makes the file private (0600); a results file is an ordinary file.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -100,3 +102,10 @@ def _fsync(path: Path) -> None:
     """On disk before it replaces the old file: a crash must not leave an empty file."""
     with path.open("rb+") as stream:
         os.fsync(stream.fileno())
+
+
+def _umask() -> int:
+    """The process's umask; reading it means setting it, so it is set straight back."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 from pathlib import Path
 
 import openpyxl
@@ -103,3 +105,14 @@ def test_results_of_a_spreadsheet_are_a_valid_input_without_maps(tmp_path: Path,
     ]
     assert [row.previous_outcome for row in rows] == ["updated", "skipped", "invalid"]
     assert rows[0].cells["http_status"] == "200"
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.xlsx"])
+def test_a_written_table_has_the_permissions_of_an_ordinary_file(tmp_path: Path, name: str) -> None:
+    previous = os.umask(0o022)
+    try:
+        with open_table_writer(tmp_path / name, ["id"]) as writer:
+            writer.write_row(["acti_1"])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
