@@ -648,15 +648,26 @@ def _send_and_report(
     sys.exit(_exit_code(report, input_path, out_path))
 
 
+_PROGRESS_NAMES = {
+    Outcome.UPDATED: "ok",
+    Outcome.FAILED: "failed",
+    Outcome.SKIPPED: "skipped",
+    Outcome.NOT_ATTEMPTED: "not attempted",
+}
+
+
 @contextlib.contextmanager
 def _progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
     disable = quiet or not sys.stderr.isatty()
     with tqdm(total=total, unit="row", desc="Sending", file=sys.stderr, disable=disable) as bar:
-        counts = {"ok": 0, "failed": 0}
+        # ok and failed from the start, the rest once they happen: a row not attempted after
+        # Ctrl-C, or skipped because Close shows it sent already, did not fail.
+        counts = {Outcome.UPDATED: 0, Outcome.FAILED: 0}
 
         def advance(result: RowResult) -> None:
-            counts["ok" if result.outcome is Outcome.UPDATED else "failed"] += 1
-            bar.set_postfix(counts, refresh=False)
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+            shown = {_PROGRESS_NAMES[outcome]: count for outcome, count in counts.items()}
+            bar.set_postfix(shown, refresh=False)
             bar.update()
 
         yield advance
