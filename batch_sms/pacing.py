@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from batch_sms.close import RateLimit
@@ -82,6 +82,25 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
             task.cancel()
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """A request that was allowed to start, and the endpoint group whose limit it spends."""
+
+    number: int
+    group: str
+
+
+@dataclass
+class _Window:
+    """What the `RateLimit` headers of one endpoint group tell: Close limits each group on
+    its own, so a list request's `remaining` says nothing about the PUTs'."""
+
+    budget: int | None = None
+    ends: float = 0.0
+    freshest: int = -1
+    flying: set[int] = field(default_factory=set)
+
+
 class Pacer:
     def __init__(
         self,
@@ -97,12 +116,10 @@ class Pacer:
         self._successes = 0
         self._last_slow_down = -SLOW_DOWN_EVERY
         self._starts: deque[float] = deque()
-        self._budget: int | None = None
-        self._window_ends = 0.0
+        self._windows: dict[str, _Window] = {}
         self._slot_freed = asyncio.Event()
         self._tickets = itertools.count()
         self._flying: set[int] = set()
-        self._freshest = -1
 
     @property
     def in_flight_limit(self) -> int:
@@ -114,51 +131,51 @@ class Pacer:
         return max(0.0, self._resume_at - self._clock())
 
     @asynccontextmanager
-    async def turn(self, halt: asyncio.Event | None = None) -> AsyncIterator[int]:
-        """Wait until a request may start, and hold its place in flight until it ends. Yields
-        the request's ticket, which `observe` takes with the answer's header. Raises Halted
-        if `halt` is set before the request could start."""
-        await self._wait_for_start(halt or asyncio.Event())
-        ticket = next(self._tickets)
-        self._flying.add(ticket)
+    async def turn(
+        self, halt: asyncio.Event | None = None, group: str = ""
+    ) -> AsyncIterator[Ticket]:
+        """Wait until a request to endpoint `group` may start, and hold its place in flight
+        until it ends. Yields its ticket, which `observe` takes with the answer's header.
+        Raises Halted if `halt` is set before the request could start."""
+        window = self._windows.setdefault(group, _Window())
+        await self._wait_for_start(halt or asyncio.Event(), window)
+        ticket = Ticket(next(self._tickets), group)
+        self._flying.add(ticket.number)
+        window.flying.add(ticket.number)
         self._starts.append(self._clock())
-        if self._budget is not None:
-            self._budget -= 1
+        if window.budget is not None:
+            window.budget -= 1
         try:
             yield ticket
         finally:
-            self._flying.discard(ticket)
+            self._flying.discard(ticket.number)
+            window.flying.discard(ticket.number)
             self._slot_freed.set()
 
-    async def _wait_for_start(self, halt: asyncio.Event) -> None:
+    async def _wait_for_start(self, halt: asyncio.Event, window: _Window) -> None:
         while not halt.is_set():
-            delay = self._delay()
+            delay = self._delay(window)
             if delay > 0:
                 most = MAX_SPREAD if self.paused_for >= delay else WINDOW_SPREAD
                 spread = random.uniform(0, min(most, delay * SPREAD_SHARE))
                 await sleep_unless(halt, delay + spread)
-            elif len(self._flying) >= self.in_flight_limit or self._spent_pending_answers():
+            elif len(self._flying) >= self.in_flight_limit or _spent_pending_answers(window):
                 self._slot_freed.clear()
                 await _first_of(halt.wait(), self._slot_freed.wait())
             else:
                 return
         raise Halted
 
-    def _spent_pending_answers(self) -> bool:
-        """The budget looks spent, but answers still to come will tell how much is left: the
-        estimate counts every request in flight as not yet seen by Close."""
-        return self._budget is not None and self._budget <= 0 and bool(self._flying)
-
-    def _delay(self) -> float:
-        """Seconds until the pause, the header's budget and the user's cap all allow a start."""
+    def _delay(self, window: _Window) -> float:
+        """Seconds until the pause, the group's budget and the user's cap all allow a start."""
         now = self._clock()
         delay = self._resume_at - now
-        if self._budget is not None and self._budget <= 0 and not self._flying:
-            if now < self._window_ends:
-                delay = max(delay, self._window_ends - now)
+        if window.budget is not None and window.budget <= 0 and not window.flying:
+            if now < window.ends:
+                delay = max(delay, window.ends - now)
             else:
                 # A new window: its budget is unknown until the next answer tells it.
-                self._budget = None
+                window.budget = None
         if self.cap is not None:
             while self._starts and self._starts[0] <= now - self.cap.seconds:
                 self._starts.popleft()
@@ -166,7 +183,7 @@ class Pacer:
                 delay = max(delay, self._starts[0] + self.cap.seconds - now)
         return delay
 
-    def observe(self, rate_limit: RateLimit | None, ticket: int) -> None:
+    def observe(self, rate_limit: RateLimit | None, ticket: Ticket) -> None:
         """Take in the `RateLimit` header of the answer to request `ticket`. The other requests
         in flight may or may not have reached Close before it answered (on separate
         connections, a later one can arrive first), so each counts as still to spend the
@@ -174,13 +191,14 @@ class Pacer:
         order, so in one window only the answer to the latest request counts."""
         if rate_limit is None:
             return
-        window_ends = self._clock() + rate_limit.reset
-        new_window = window_ends > self._window_ends + SAME_WINDOW + rate_limit.reset / 10
-        if not new_window and ticket < self._freshest:
+        window = self._windows[ticket.group]
+        ends = self._clock() + rate_limit.reset
+        new_window = ends > window.ends + SAME_WINDOW + rate_limit.reset / 10
+        if not new_window and ticket.number < window.freshest:
             return
-        self._budget = rate_limit.remaining - (len(self._flying) - 1)
-        self._window_ends = window_ends
-        self._freshest = ticket
+        window.budget = rate_limit.remaining - (len(window.flying) - 1)
+        window.ends = ends
+        window.freshest = ticket.number
 
     def pause(self, seconds: float) -> None:
         """Hold every new request back for `seconds` (a 429 said so)."""
@@ -201,3 +219,9 @@ class Pacer:
             if self._successes >= self._allowed:
                 self._allowed += 1
                 self._successes = 0
+
+
+def _spent_pending_answers(window: _Window) -> bool:
+    """The budget looks spent, but answers still to come will tell how much is left: the
+    estimate counts every request in flight as not yet seen by Close."""
+    return window.budget is not None and window.budget <= 0 and bool(window.flying)

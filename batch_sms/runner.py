@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from batch_sms.close import CloseAPIError, CloseClient, Reply
-from batch_sms.pacing import Halted, Pacer, RateCap, sleep_unless
+from batch_sms.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
 from batch_sms.readback import READ_FIELDS, State, Verdict, judge
 from batch_sms.results import Outcome, RowResult
 from batch_sms.validation import Update
@@ -38,6 +38,8 @@ CREDENTIAL_STATUSES = frozenset({401, 403})
 MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
+# Close limits each endpoint group (path and method) on its own.
+PUT_ONE, GET_ONE, LIST = "PUT activity/sms/{id}/", "GET activity/sms/{id}/", "GET activity/sms/"
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class Sender:
         unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
-                async with self.pacer.turn():
+                async with self.pacer.turn(group=LIST):
                     refused = await check_access(self.client, first.activity_id, self.settings)
                 if refused is not None:
                     self._abort(refused)
@@ -229,7 +231,8 @@ class Sender:
         """Each row's verdict, or why its SMS could not be read; rows that Close does not list
         get no entry, and their PUT will tell (404)."""
         try:
-            found = await self._paced_read(self.client.list_sms, [u.activity_id for u in batch])
+            ids = [u.activity_id for u in batch]
+            found = await self._paced_read(LIST, self.client.list_sms, ids)
         except CloseAPIError as error:
             self._abort_on_credentials(error)
             return {u.index: f"Close answered {error.status_code}: {error.message}" for u in batch}
@@ -241,11 +244,11 @@ class Sender:
         by_id = {str(item.get("id")): item for item in found}
         return {u.index: judge(u, by_id[u.activity_id]) for u in batch if u.activity_id in by_id}
 
-    async def _paced_read(self, read: Callable[..., Any], *args: Any) -> Any:
+    async def _paced_read(self, group: str, read: Callable[..., Any], *args: Any) -> Any:
         """A GET, safe to repeat: retried on 429, 5xx and network errors."""
 
         async def attempt() -> Any:
-            async with self.pacer.turn() as ticket:
+            async with self.pacer.turn(group=group) as ticket:
                 try:
                     answer = await read(*args, READ_FIELDS)
                 except CloseAPIError as error:
@@ -279,7 +282,7 @@ class Sender:
             if self.halted:
                 raise _NotStarted
             try:
-                async with self.pacer.turn(self.halt) as ticket:
+                async with self.pacer.turn(self.halt, PUT_ONE) as ticket:
                     if attempts == 0 and update.sends:
                         self.on_start(update)
                     attempts += 1
@@ -327,7 +330,7 @@ class Sender:
         except (CloseAPIError, httpx.TransportError) as error:
             return self._failure(update, error, attempts, read_back=False)
 
-    async def _put(self, update: Update, ticket: int) -> Reply:
+    async def _put(self, update: Update, ticket: Ticket) -> Reply:
         try:
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
@@ -337,7 +340,9 @@ class Sender:
         self.pacer.succeeded()
         return reply
 
-    def _note_answer(self, rate_limit: Any, ticket: int, status: int, error: CloseAPIError) -> None:
+    def _note_answer(
+        self, rate_limit: Any, ticket: Ticket, status: int, error: CloseAPIError
+    ) -> None:
         self.pacer.observe(rate_limit, ticket)
         if status in CONGESTION_STATUSES:
             self.pacer.congested()
@@ -350,7 +355,7 @@ class Sender:
         that the PUT may be repeated; raises _Settled otherwise."""
         lost = _describe_error(error)
         try:
-            reply = await self._paced_read(_get_one, self.client, update.activity_id)
+            reply = await self._paced_read(GET_ONE, _get_one, self.client, update.activity_id)
         except (CloseAPIError, httpx.TransportError) as read_error:
             message = (
                 f"no answer to the send ({lost}), and reading it back failed "

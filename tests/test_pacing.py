@@ -183,3 +183,18 @@ def test_a_budget_that_looks_spent_waits_for_the_answers_in_flight_not_the_reset
         return time.monotonic() - before
 
     assert asyncio.run(main()) < 0.2
+
+
+def test_each_endpoint_group_has_its_own_budget() -> None:
+    async def main() -> float:
+        pacer = Pacer(max_in_flight=4)
+        async with pacer.turn(group="PUT") as put:
+            pacer.observe(RateLimit(limit=10, remaining=0, reset=0.3), put)
+        async with pacer.turn(group="GET") as get:
+            # The list endpoint has room; that says nothing of the PUTs' window.
+            pacer.observe(RateLimit(limit=10, remaining=9, reset=0.3), get)
+        before = time.monotonic()
+        async with pacer.turn(group="PUT"):
+            return time.monotonic() - before
+
+    assert asyncio.run(main()) >= 0.25
