@@ -539,7 +539,7 @@ def _report_invalid(plan: Plan) -> None:
 
 def _report_warnings(plan: Plan) -> None:
     _report_rows(
-        f"{plan.warned:,} rows cost more than they seem to:",
+        f"{plan.warned:,} rows fall out of GSM-7 because of a few characters:",
         plan.first_warnings,
         plan.warned,
         "more.",

@@ -581,7 +581,7 @@ def test_dry_run_with_the_validation_options(write_csv: WriteCsv) -> None:
         "  row 3: Date Scheduled: would reach the recipient at 22:30 America/New_York, inside "
         "quiet hours 21:00-08:00",
         "  row 4: Text: takes 3 SMS segments (GSM-7, 400 septets); --max-segments allows 2",
-        "1 rows cost more than they seem to:",
+        "1 rows fall out of GSM-7 because of a few characters:",
         f"  row 5: {ucs2_warning(ucs2_text)}",
     ]
     assert result.stdout.splitlines()[1:-1] == [
