@@ -45,14 +45,19 @@ def fingerprint(path: Path) -> str:
 
 @dataclass
 class Recovered:
-    """What an earlier run of the same input left in its journal."""
+    """What an earlier run of the same input left in its journal. Results stay as the
+    journal's text until asked for: a resumed run of a million rows holds them all."""
 
-    results: dict[int, RowResult] = field(default_factory=dict)
+    records: dict[int, str] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
+
+    def result(self, index: int) -> RowResult | None:
+        record = self.records.get(index)
+        return None if record is None else _result(_parse(record))
 
     def in_flight(self) -> set[int]:
         """Rows whose send started and never got a result: they may have been sent."""
-        return self.started - self.results.keys()
+        return self.started - self.records.keys()
 
 
 class Journal:
@@ -92,9 +97,13 @@ class Journal:
         self._write({"start": index})
 
     def finished(self, result: RowResult) -> None:
-        # Not dataclasses.asdict, which deep-copies every value: this runs once per row.
-        record = {f.name: getattr(result, f.name) for f in fields(result)}
-        record["done"] = record.pop("index")
+        # Not dataclasses.asdict, which deep-copies every value: this runs once per row. Fields
+        # at their default are left out, which halves the journal.
+        record: dict[str, Any] = {"done": result.index, "outcome": result.outcome}
+        for item in fields(result)[2:]:
+            value = getattr(result, item.name)
+            if value != item.default:
+                record[item.name] = value
         self._write(record)
 
     def _write(self, record: dict[str, Any]) -> None:
@@ -141,7 +150,7 @@ def _read(path: Path, input_path: Path, digest: str) -> Recovered:
         for line in stream:
             if not line.endswith("\n"):
                 break  # the last line was cut short by the crash: that row never finished
-            _replay(_parse(line), recovered)
+            _replay(line, recovered)
     return recovered
 
 
@@ -153,10 +162,15 @@ def _parse(line: str) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def _replay(record: dict[str, Any], recovered: Recovered) -> None:
+def _replay(line: str, recovered: Recovered) -> None:
+    record = _parse(line)
     if "start" in record:
         recovered.started.add(int(record["start"]))
     elif "done" in record:
-        index = int(record.pop("done"))
-        record["outcome"] = Outcome(record["outcome"])
-        recovered.results[index] = RowResult(index=index, **record)
+        recovered.records[int(record["done"])] = line
+
+
+def _result(record: dict[str, Any]) -> RowResult:
+    index = int(record.pop("done"))
+    record["outcome"] = Outcome(record["outcome"])
+    return RowResult(index=index, **record)

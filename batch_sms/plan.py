@@ -80,7 +80,7 @@ class Planner:
 
     def _settled_earlier(self, row: SourceRow) -> RowResult | None:
         """The result an earlier run gave the row, when it needs nothing more."""
-        journaled = self.recovered.results.get(row.index)
+        journaled = self.recovered.result(row.index)
         if journaled is not None and journaled.outcome in (Outcome.UPDATED, Outcome.SKIPPED):
             return journaled
         if row.previous_outcome == Outcome.UPDATED:
@@ -90,7 +90,7 @@ class Planner:
     def _may_have_been_sent(self, row: SourceRow) -> bool:
         if row.index in self.in_flight:
             return True
-        journaled = self.recovered.results.get(row.index)
+        journaled = self.recovered.result(row.index)
         earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
         return MAY_HAVE_BEEN_SENT in earlier
 

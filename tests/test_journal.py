@@ -33,8 +33,14 @@ def test_a_journal_gives_back_what_finished_and_what_was_in_flight(
 
     reopened, recovered = Journal.reopen(path, campaign, fingerprint(campaign))
     reopened.close()
-    assert recovered.results == {0: sent, 5: RowResult(5, Outcome.FAILED, "Close answered 404")}
+    assert recovered.result(0) == sent
+    assert recovered.result(5) == RowResult(5, Outcome.FAILED, "Close answered 404")
+    assert recovered.result(3) is None
     assert recovered.in_flight() == {3}
+    last = path.read_text(encoding="utf-8").splitlines()[-1]
+    assert last == '{"done":5,"outcome":"failed","error_message":"Close answered 404"}', (
+        "fields at their default are left out"
+    )
 
 
 def test_a_line_cut_short_by_a_crash_is_a_row_that_never_finished(
@@ -48,7 +54,7 @@ def test_a_line_cut_short_by_a_crash_is_a_row_that_never_finished(
         stream.write('{"done":1,"outcome":"upd')
     reopened, recovered = Journal.reopen(path, campaign, fingerprint(campaign))
     reopened.close()
-    assert (recovered.results, recovered.in_flight()) == ({}, {1})
+    assert (recovered.records, recovered.in_flight()) == ({}, {1})
 
 
 def test_a_second_run_never_overwrites_an_unfinished_journal(

@@ -33,7 +33,8 @@ def test_rows_the_journal_settled_are_not_sent_and_those_in_flight_are_read_back
 ) -> None:
     table = read_table(write_csv([{"id": activity_id(n), "status": "outbox"} for n in range(3)]))
     done = RowResult(0, Outcome.UPDATED, http_status=200, attempts=1)
-    recovered = Recovered(results={0: done}, started={0, 1})
+    journaled = '{"done":0,"outcome":"updated","http_status":200,"attempts":1}'
+    recovered = Recovered(records={0: journaled}, started={0, 1})
     planner = Planner(table, NOW, recovered=recovered)
     first, second, third = (item for _, item in planner.classified())
     assert first == done
