@@ -13,7 +13,7 @@ import contextlib
 import signal
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -107,8 +107,6 @@ class _Job:
         self.on_result = on_result or (lambda result: None)
         self.on_stopping = on_stopping or (lambda: None)
         self.requested = 0
-        # Segments of the rows sent and not yet finished: their results come from the sender.
-        self.segments: dict[int, int | None] = {}
 
     async def main(self, grace: float) -> JobReport:
         table = self.planner.table
@@ -134,7 +132,6 @@ class _Job:
         return JobReport(book.counts, self.requested, report.aborted, report.stopped)
 
     def _record(self, book: OrderedResults, result: RowResult) -> None:
-        result = replace(result, segments=self.segments.pop(result.index, None))
         if result.outcome is not Outcome.NOT_ATTEMPTED:
             self.journal.finished(result)
         if result.attempts:
@@ -155,7 +152,6 @@ class _Job:
                 continue
             item = self.planner.classify(row)
             if isinstance(item, Update):
-                self.segments[item.index] = item.segments
                 yield item
             else:
                 book.record(item)

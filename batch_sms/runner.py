@@ -204,7 +204,7 @@ class Sender:
                 continue
             result = self._preflight_result(update, verdicts.get(update.index))
             if result is not None:
-                self.on_result(result)
+                self._report(update, result)
             else:
                 await self.queue.put(update)
 
@@ -272,7 +272,7 @@ class Sender:
             if self.halted:
                 self._not_started(update)
                 continue
-            self.on_result(await self._send(update))
+            self._report(update, await self._send(update))
 
     async def _send(self, update: Update) -> RowResult:
         attempts = 0
@@ -417,7 +417,10 @@ class Sender:
         if update.uncertain:
             # Kept, so that the next run reads it back before sending it.
             message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
-        self.on_result(_not_attempted(update.index, message))
+        self._report(update, _not_attempted(update.index, message))
+
+    def _report(self, update: Update, result: RowResult) -> None:
+        self.on_result(replace(result, segments=update.segments))
 
 
 class _Attempts:
