@@ -101,13 +101,20 @@ connection_options = _option_bundle(
 )
 
 
-def _parse_maps(
-    context: click.Context, param: click.Parameter, values: tuple[str, ...]
-) -> tuple[tuple[str, str], ...]:
-    try:
-        return tuple(parse_map(value) for value in values)
-    except InputError as error:
-        raise click.BadParameter(str(error), context, param) from None
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback that reads an option (each value of a repeatable one) with the library's
+    parser, whose ValueError or InputError is the user's mistake."""
+
+    def callback(context: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            if isinstance(value, tuple):
+                return tuple(parse(item) for item in value)
+            return None if value is None else parse(value)
+        except (ValueError, InputError) as error:
+            message = str(error)
+            raise click.BadParameter(message.rstrip(".") + ".", context, param) from None
+
+    return callback
 
 
 input_options = _option_bundle(
@@ -127,7 +134,7 @@ input_options = _option_bundle(
         "column_map",
         metavar='"HEADER=COLUMN"',
         multiple=True,
-        callback=_parse_maps,
+        callback=_parsed(parse_map),
         help='Read the column headed HEADER as COLUMN, like --map "Activity ID=id"; repeat '
         "for more columns. Default: headers are matched by name (Date Scheduled = "
         "date_scheduled).",
@@ -166,21 +173,6 @@ sending_options = _option_bundle(
         "doubles with each retry, plus jitter.",
     ),
 )
-
-
-def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A callback that reads an option with the library's parser, whose ValueError is the
-    user's mistake."""
-
-    def callback(context: click.Context, param: click.Parameter, value: str | None) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse(value)
-        except ValueError as error:
-            raise click.BadParameter(f"{error}.", context, param) from None
-
-    return callback
 
 
 validation_options = _option_bundle(
