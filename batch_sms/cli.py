@@ -263,7 +263,7 @@ run_options = _option_bundle(
         "--sandbox",
         is_flag=True,
         help="Run against a built-in stand-in for Close on this machine (no account needed); "
-        "the input's ids exist there as drafts, except ids containing 'missing'.",
+        "every id exists there as a draft, except ids containing 'missing'.",
     ),
 )
 
@@ -365,7 +365,7 @@ def _run(input_path: Path, options: RunOptions, table: InputTable | None = None)
             _finish_dry_run(planner(), plan, out_path)
         _check_sends(plan, options)
         journal = _open_journal(input_path, out_path, options.resume)
-    with _sandbox_if(options.sandbox, table, options.quiet) as server:
+    with _sandbox_if(options.sandbox, options.quiet) as server:
         connection = _connection(options, credentials, server)
         _send_and_report(
             planner(), plan, connection, settings, out_path, journal, options, input_path
@@ -580,13 +580,13 @@ def _check_sends(plan: Plan, options: RunOptions) -> None:
 
 
 @contextlib.contextmanager
-def _sandbox_if(wanted: bool, table: InputTable, quiet: bool) -> Iterator[Sandbox | None]:
-    """A sandbox for this run, in which the input's ids exist as drafts; None when not wanted."""
+def _sandbox_if(wanted: bool, quiet: bool) -> Iterator[Sandbox | None]:
+    """A sandbox for this run, in which every id exists as a draft (but those containing
+    "missing"), so that the file need not be read once more to seed it; None when not wanted."""
     if not wanted:
         yield None
         return
-    with Sandbox(SandboxConfig()) as server:
-        server.seed_drafts(row.activity_id for row in _rows(table) if not row.blank)
+    with Sandbox(SandboxConfig(any_id=True)) as server:
         if not quiet:
             click.echo(f"Sandbox: a stand-in for Close at {server.base_url}", err=True)
         yield server
