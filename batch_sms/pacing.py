@@ -3,8 +3,10 @@
 Four things hold a request back, each for its own reason:
 - a pause that a 429 (or an exhausted `RateLimit` window) imposes on the whole run at once,
   instead of each worker discovering it with a 429 of its own;
-- the budget that Close's `RateLimit` header announces: once `remaining` is spent, new requests
-  wait for `reset`, so the run rides the limit instead of running into it;
+- the budget that Close's `RateLimit` header announces, per endpoint group as Close counts it:
+  once `remaining` is spent by the requests started since (those still in flight included),
+  new requests wait for the answers in flight, then for `reset`, so the run rides the limit
+  instead of running into it;
 - a cap the user sets (`--rate-limit N/SECONDS`), to leave room for other integrations that
   share the key;
 - how many requests may be in flight: halved while 429s or 503s keep coming, grown back by one
