@@ -161,8 +161,8 @@ sending_options = _option_bundle(
         type=click.IntRange(0, 100),
         default=5,
         show_default=True,
-        help="Retries per row after a 429, 5xx or network error (a row that sends an SMS "
-        "is retried only when Close cannot have acted on it).",
+        help="Retries per row after a 5xx or network error (429s have a budget of their "
+        "own; a row that sends an SMS is read back from Close before it is repeated).",
     ),
     click.option(
         "--retry-wait",
