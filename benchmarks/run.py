@@ -70,9 +70,12 @@ def run_suite(names: Sequence[str], setup: Setup) -> list[Figure]:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     setup = Setup(args.work, args.scale, args.memory_rows, not args.no_baseline)
-    figures = run_suite(args.only, setup)
+    # Taken before measuring: the code measured is the code at the start, and a long run
+    # may see commits land meanwhile.
     notes = [f"Scale: {args.scale:g} of the issue's row counts", *args.note]
-    table = markdown(figures, header_lines(datetime.now(UTC), notes))
+    header = header_lines(datetime.now(UTC), notes)
+    figures = run_suite(args.only, setup)
+    table = markdown(figures, header)
     print(table)
     args.out.write_text(table, encoding="utf-8")
     print(f"Written to {args.out}", file=sys.stderr)
