@@ -165,9 +165,10 @@ def test_ctrl_c_while_the_file_is_checked_sends_nothing_and_shows_no_traceback(
     path = tmp_path / "big.csv"
     with path.open("w", encoding="utf-8") as stream:
         stream.write("id,text\n")
-        stream.writelines(f"{activity_id(n)},Hello {n}\n" for n in range(150_000))
+        stream.writelines(f"{activity_id(n)},Hello {n}\n" for n in range(300_000))
     run = batch_sms("run", path, "--dry-run")
-    time.sleep(1.5)
+    # Past the imports (well under a second), well before the checks end (several seconds).
+    time.sleep(2.5)
     run.send_signal(signal.SIGINT)
     _, stderr = run.communicate(timeout=30)
     assert run.returncode == ExitCode.INTERRUPTED, stderr
