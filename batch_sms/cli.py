@@ -22,7 +22,14 @@ from tqdm import tqdm
 from batch_sms import __version__
 from batch_sms.close import DEFAULT_BASE_URL, Credentials
 from batch_sms.job import Connection, HardStop, JobReport, run_job, write_dry_run
-from batch_sms.journal import Journal, JournalError, Recovered, fingerprint, journal_path
+from batch_sms.journal import (
+    Journal,
+    JournalError,
+    Recovered,
+    fingerprint,
+    journal_path,
+    recover,
+)
 from batch_sms.pacing import RateCap, parse_rate_cap
 from batch_sms.phones import parse_region
 from batch_sms.plan import Plan, Planner, make_plan
@@ -422,19 +429,18 @@ def _recover(input_path: Path, out_path: Path, options: RunOptions) -> Recovered
             if not options.dry_run:
                 Journal.refuse_unfinished(path)
             return None
-        journal, recovered = Journal.reopen(path, input_path, fingerprint(input_path))
+        return recover(path, input_path, fingerprint(input_path))
     except JournalError as error:
         hint = "--resume" if options.resume else "--out"
         raise click.BadParameter(str(error), param_hint=hint) from None
-    journal.close()
-    return recovered
 
 
 def _open_journal(input_path: Path, out_path: Path, resume: bool) -> Journal:
     path = journal_path(out_path)
     try:
         if resume:
-            return Journal.reopen(path, input_path, fingerprint(input_path))[0]
+            # `_recover` has read the journal and checked the input's fingerprint already.
+            return Journal.append(path)
         return Journal.create(path, input_path, fingerprint(input_path))
     except JournalError as error:
         raise click.BadParameter(str(error), param_hint="--out") from None

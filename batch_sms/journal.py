@@ -86,12 +86,9 @@ class Journal:
         return journal
 
     @classmethod
-    def reopen(cls, path: Path, input_path: Path, digest: str) -> tuple[Journal, Recovered]:
-        """Continue the journal of an earlier run of the same input."""
-        if not path.exists():
-            raise JournalError(f"there is no run to resume: {path} does not exist.")
-        recovered = _read(path, input_path, digest)
-        return cls(path, path.open("a", encoding="utf-8")), recovered
+    def append(cls, path: Path) -> Journal:
+        """Continue a journal whose content `recover` has read and checked already."""
+        return cls(path, path.open("a", encoding="utf-8"))
 
     def started(self, index: int) -> None:
         self._write({"start": index})
@@ -133,6 +130,13 @@ def _unfinished(path: Path) -> str:
         f"{path} holds an unfinished run of this results file. Resume it with --resume (rows "
         "it sent are not sent again), or choose another --out."
     )
+
+
+def recover(path: Path, input_path: Path, digest: str) -> Recovered:
+    """What the journal of an earlier run of the same input holds; refused for another input."""
+    if not path.exists():
+        raise JournalError(f"there is no run to resume: {path} does not exist.")
+    return _read(path, input_path, digest)
 
 
 def _read(path: Path, input_path: Path, digest: str) -> Recovered:

@@ -52,14 +52,15 @@ class Planner:
         # Every row is validated, also those settled earlier, so that a repeated id is caught
         # the same way on every pass.
         checked = self.validator.validate(row)
-        settled = self._settled_earlier(row)
+        journaled = self.recovered.result(row.index)
+        settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
         if isinstance(checked, Invalid):
             return RowResult(
                 row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
             )
-        if checked.sends and self._may_have_been_sent(row):
+        if checked.sends and self._may_have_been_sent(row, journaled):
             # Sent only if reading it back from Close shows it still a draft.
             return replace(checked, uncertain=True)
         return checked
@@ -70,27 +71,26 @@ class Planner:
         that may have been sent keeps saying so, for the next run to read it back."""
         if row.blank:
             return RowResult(row.index, Outcome.SKIPPED, error_message="empty row")
-        settled = self._settled_earlier(row)
+        journaled = self.recovered.result(row.index)
+        settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
         message = f"not attempted: {reason}"
-        if self._may_have_been_sent(row):
+        if self._may_have_been_sent(row, journaled):
             message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
         return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=message)
 
-    def _settled_earlier(self, row: SourceRow) -> RowResult | None:
+    def _settled_earlier(self, row: SourceRow, journaled: RowResult | None) -> RowResult | None:
         """The result an earlier run gave the row, when it needs nothing more."""
-        journaled = self.recovered.result(row.index)
         if journaled is not None and journaled.outcome in (Outcome.UPDATED, Outcome.SKIPPED):
             return journaled
         if row.previous_outcome == Outcome.UPDATED:
             return RowResult.carried_over(row)
         return None
 
-    def _may_have_been_sent(self, row: SourceRow) -> bool:
+    def _may_have_been_sent(self, row: SourceRow, journaled: RowResult | None) -> bool:
         if row.index in self.in_flight:
             return True
-        journaled = self.recovered.result(row.index)
         earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
         return MAY_HAVE_BEEN_SENT in earlier
 

@@ -60,10 +60,11 @@ def _segments(encoding: str, units: int) -> int:
     return -(-units // _PART[encoding])
 
 
-def ucs2_warning(text: str) -> str | None:
+def ucs2_warning(text: str, count: SegmentCount | None = None) -> str | None:
     """A warning for a text that only a few characters push out of GSM-7, naming them and what
-    they cost; None when the text is GSM-7 or written in another script altogether."""
-    count = count_segments(text)
+    they cost; None when the text is GSM-7 or written in another script altogether. `count`
+    is the text's own count, when the caller has it already."""
+    count = count or count_segments(text)
     if not count.outsiders or len(count.outsiders) > FEW_CHARACTERS:
         return None
     without = count_segments("".join(c for c in text if c not in count.outsiders))

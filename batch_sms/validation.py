@@ -130,7 +130,7 @@ class Validator:
         if problems:
             return Invalid(row.index, row.number, row.activity_id, tuple(problems))
         segments = count.segments if count else None
-        warning = ucs2_warning(body["text"]) if count else None
+        warning = ucs2_warning(body["text"], count) if count else None
         warnings = (warning,) if warning else ()
         return Update(
             row.index, row.number, row.activity_id, body, segments=segments, warnings=warnings

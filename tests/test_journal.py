@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_sms.journal import Journal, JournalError, fingerprint, journal_path
+from batch_sms.journal import Journal, JournalError, fingerprint, journal_path, recover
 from batch_sms.results import Outcome, RowResult
 
 
@@ -31,8 +31,7 @@ def test_a_journal_gives_back_what_finished_and_what_was_in_flight(
     journal.finished(RowResult(5, Outcome.FAILED, error_message="Close answered 404"))
     journal.close()
 
-    reopened, recovered = Journal.reopen(path, campaign, fingerprint(campaign))
-    reopened.close()
+    recovered = recover(path, campaign, fingerprint(campaign))
     assert recovered.result(0) == sent
     assert recovered.result(5) == RowResult(5, Outcome.FAILED, "Close answered 404")
     assert recovered.result(3) is None
@@ -52,8 +51,7 @@ def test_a_line_cut_short_by_a_crash_is_a_row_that_never_finished(
     journal.close()
     with path.open("a", encoding="utf-8") as stream:
         stream.write('{"done":1,"outcome":"upd')
-    reopened, recovered = Journal.reopen(path, campaign, fingerprint(campaign))
-    reopened.close()
+    recovered = recover(path, campaign, fingerprint(campaign))
     assert (recovered.records, recovered.in_flight()) == ({}, {1})
 
 
@@ -72,12 +70,12 @@ def test_resuming_with_another_input_is_refused(campaign: Path, tmp_path: Path) 
     edited = tmp_path / "edited.csv"
     edited.write_text("id,status\nacti_2,outbox\n", encoding="utf-8")
     with pytest.raises(JournalError, match="records a run of .*campaign.csv, and .*edited.csv is"):
-        Journal.reopen(path, edited, fingerprint(edited))
+        recover(path, edited, fingerprint(edited))
 
 
 def test_resuming_needs_a_journal(campaign: Path, tmp_path: Path) -> None:
     with pytest.raises(JournalError, match="there is no run to resume"):
-        Journal.reopen(tmp_path / "none.journal", campaign, fingerprint(campaign))
+        recover(tmp_path / "none.journal", campaign, fingerprint(campaign))
 
 
 def test_a_finished_run_removes_its_journal(campaign: Path, tmp_path: Path) -> None:
