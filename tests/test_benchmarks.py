@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from batch_sms.validation import ACTIVITY_ID
+from batch_sms.checks.validation import ACTIVITY_ID
 from benchmarks.harness import activity_id
 from benchmarks.measures import MEASUREMENTS, Setup
 from benchmarks.report import HEADER, Figure, header_lines

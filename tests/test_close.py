@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from batch_sms.close import (
+from batch_sms.close.client import (
     CloseAPIError,
     CloseClient,
     Credentials,

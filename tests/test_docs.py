@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 import pytest
 
-from batch_sms import columns
 from batch_sms.cli import ExitCode, cli
-from batch_sms.results import Outcome
+from batch_sms.files import columns
+from batch_sms.output.results import Outcome
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(cli.commands.items())

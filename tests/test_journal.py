@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from batch_sms.journal import Journal, JournalError, fingerprint, journal_path, recover
-from batch_sms.results import Outcome, RowResult
+from batch_sms.job.journal import Journal, JournalError, fingerprint, journal_path, recover
+from batch_sms.output.results import Outcome, RowResult
 
 
 @pytest.fixture

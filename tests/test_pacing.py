@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from batch_sms.close import RateLimit
-from batch_sms.pacing import Halted, Pacer, RateCap, parse_rate_cap
+from batch_sms.close.client import RateLimit
+from batch_sms.close.pacing import Halted, Pacer, RateCap, parse_rate_cap
 
 
 class FakeClock:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from batch_sms.phones import PhoneError, parse_region, time_zone_of, to_e164
+from batch_sms.checks.phones import PhoneError, parse_region, time_zone_of, to_e164
 
 NO_COUNTRY_CODE = (
     "has no country code; write it in E.164 format, like +14155550100, or give "

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from batch_sms.journal import Recovered
-from batch_sms.plan import Planner, make_plan
-from batch_sms.results import Outcome, RowResult
-from batch_sms.rows import read_table
-from batch_sms.runner import MAY_HAVE_BEEN_SENT
-from batch_sms.validation import Kind, Update
+from batch_sms.checks.validation import Kind, Update
+from batch_sms.files.rows import read_table
+from batch_sms.job.journal import Recovered
+from batch_sms.job.plan import Planner, make_plan
+from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
+from batch_sms.output.results import Outcome, RowResult
 from tests.conftest import NOW, WriteCsv, activity_id, future
 
 UNKNOWN = f"the run was stopped while this row's request was in flight; {MAY_HAVE_BEEN_SENT}"

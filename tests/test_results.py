@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from batch_sms import columns
-from batch_sms.results import OrderedResults, Outcome, RowResult, default_results_path
-from batch_sms.rows import read_table
+from batch_sms.files import columns
+from batch_sms.files.rows import read_table
+from batch_sms.output.results import OrderedResults, Outcome, RowResult, default_results_path
 from tests.conftest import WriteCsv, activity_id, read_csv, write_results
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from batch_sms.close import CloseClient, Credentials
-from batch_sms.results import Outcome, RowResult
-from batch_sms.runner import RunReport, RunSettings, Sender, send_updates
-from batch_sms.validation import Update
+from batch_sms.checks.validation import Update
+from batch_sms.close.client import CloseClient, Credentials
+from batch_sms.job.sender import RunReport, RunSettings, Sender, send_updates
+from batch_sms.output.results import Outcome, RowResult
 from tests.conftest import activity_id
 
 FAST = RunSettings(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)

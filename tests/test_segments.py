@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from batch_sms.segments import GSM7, UCS2, SegmentTally, count_segments, ucs2_warning
-from batch_sms.validation import Update
+from batch_sms.checks.segments import GSM7, UCS2, SegmentTally, count_segments, ucs2_warning
+from batch_sms.checks.validation import Update
 
 EMOJI = "\N{GRINNING FACE}"  # outside the BMP: two UTF-16 code units
 

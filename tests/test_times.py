@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from batch_sms.times import (
+from batch_sms.checks.times import (
     QuietHours,
     TimeError,
     parse_date_format,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from batch_sms.validation import Update
+    from batch_sms.checks.validation import Update
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from batch_sms import rules
-from batch_sms.validation import Update
+from batch_sms.checks.validation import Update
 
 # The fields a judgement needs, kept small because the preflight reads every row.
 READ_FIELDS = ("id", "status", "text", "date_scheduled", "date_sent", "error_message")

@@ -15,11 +15,13 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from batch_sms import columns, phones, rules, times
-from batch_sms.phones import PhoneError
-from batch_sms.rows import SourceRow
-from batch_sms.segments import SegmentCount, count_segments, ucs2_warning
-from batch_sms.times import QuietHours, TimeError
+from batch_sms import rules
+from batch_sms.checks import phones, times
+from batch_sms.checks.phones import PhoneError
+from batch_sms.checks.segments import SegmentCount, count_segments, ucs2_warning
+from batch_sms.checks.times import QuietHours, TimeError
+from batch_sms.files import columns
+from batch_sms.files.rows import SourceRow
 
 ACTIVITY_ID = re.compile(r"^acti_[0-9A-Za-z]{10,64}$")
 _OBJECT_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{4,64}$")

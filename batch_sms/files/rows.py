@@ -12,8 +12,8 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
-from batch_sms import columns
-from batch_sms.sources import InputError, Source, ignored_options, open_source
+from batch_sms.files import columns
+from batch_sms.files.sources import InputError, Source, ignored_options, open_source
 
 __all__ = [
     "FIRST_ROW_NUMBER",

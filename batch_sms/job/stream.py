@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 
-from batch_sms.close import DEFAULT_BASE_URL, CloseClient, Credentials
-from batch_sms.journal import Journal
-from batch_sms.plan import Planner
-from batch_sms.results import OrderedResults, Outcome, RowResult
-from batch_sms.runner import RunSettings, Sender
-from batch_sms.tables import open_table_writer
-from batch_sms.validation import Update
+from batch_sms.checks.validation import Update
+from batch_sms.close.client import DEFAULT_BASE_URL, CloseClient, Credentials
+from batch_sms.files.tables import open_table_writer
+from batch_sms.job.journal import Journal
+from batch_sms.job.plan import Planner
+from batch_sms.job.sender import RunSettings, Sender
+from batch_sms.output.results import OrderedResults, Outcome, RowResult
 
 # Rows held in memory while they wait for an earlier row's result; past this, reading pauses.
 MAX_WAITING = 20_000

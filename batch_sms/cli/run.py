@@ -1,4 +1,4 @@
-"""The command line: parses options, calls the library, and turns errors into messages."""
+"""`run` and `rerun`: a campaign from a file, with its plan, confirmation and summary."""
 
 from __future__ import annotations
 
@@ -10,19 +10,27 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import IntEnum
 from pathlib import Path
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
 
-from batch_sms import __version__
-from batch_sms.close import DEFAULT_BASE_URL, Credentials
-from batch_sms.job import Connection, HardStop, JobReport, run_job, write_dry_run
-from batch_sms.journal import (
+from batch_sms.checks.times import QuietHours
+from batch_sms.checks.validation import ValidationSettings
+from batch_sms.cli.options import run_options
+from batch_sms.cli.status import ExitCode
+from batch_sms.close.client import Credentials
+from batch_sms.close.pacing import RateCap
+from batch_sms.files.rows import (
+    InputError,
+    InputTable,
+    ReadOptions,
+    SourceRow,
+    read_table,
+)
+from batch_sms.job.journal import (
     Journal,
     JournalError,
     Recovered,
@@ -30,249 +38,11 @@ from batch_sms.journal import (
     journal_path,
     recover,
 )
-from batch_sms.pacing import RateCap, parse_rate_cap
-from batch_sms.phones import parse_region
-from batch_sms.plan import Plan, Planner, make_plan
-from batch_sms.results import Outcome, RowResult, default_results_path
-from batch_sms.rows import InputError, InputTable, ReadOptions, SourceRow, parse_map, read_table
-from batch_sms.runner import RunSettings
-from batch_sms.sandbox import Sandbox, SandboxConfig
-from batch_sms.times import QuietHours, parse_date_format, parse_quiet_hours, parse_timezone
-from batch_sms.validation import ValidationSettings
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ExitCode(IntEnum):
-    OK = 0
-    ROWS_FAILED = 1
-    USAGE = 2
-    ABORTED = 3
-    INTERRUPTED = 130
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="batch-sms")
-def cli() -> None:
-    """Update SMS activities in Close CRM in bulk from a CSV file: fix drafts' text, schedule
-    them, or send them, then rerun only the rows that failed.
-
-    Try it without a Close account:
-
-        batch-sms run samples/campaign.csv --sandbox
-    """
-
-
-def _check_base_url(context: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise click.BadParameter(
-            f"'{value}' is not an http(s) URL, like {DEFAULT_BASE_URL}", context, param
-        )
-    return value
-
-
-def _option_bundle(*options: Callable[[F], F]) -> Callable[[F], F]:
-    """Options shared by commands, applied in the order they are listed (sqlite-utils style)."""
-
-    def apply(command: F) -> F:
-        for option in reversed(options):
-            command = option(command)
-        return command
-
-    return apply
-
-
-connection_options = _option_bundle(
-    click.option(
-        "--api-key",
-        envvar="CLOSE_API_KEY",
-        show_envvar=True,
-        help="Close API key (sent as HTTP Basic user name). Default: none.",
-    ),
-    click.option(
-        "--oauth-token",
-        envvar="CLOSE_OAUTH_TOKEN",
-        show_envvar=True,
-        help="OAuth access token, instead of an API key. Default: none.",
-    ),
-    click.option(
-        "--base-url",
-        envvar="CLOSE_BASE_URL",
-        show_envvar=True,
-        default=DEFAULT_BASE_URL,
-        show_default=True,
-        callback=_check_base_url,
-        help="Close API base URL.",
-    ),
-)
-
-
-def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A callback that reads an option (each value of a repeatable one) with the library's
-    parser, whose ValueError or InputError is the user's mistake."""
-
-    def callback(context: click.Context, param: click.Parameter, value: Any) -> Any:
-        try:
-            if isinstance(value, tuple):
-                return tuple(parse(item) for item in value)
-            return None if value is None else parse(value)
-        except (ValueError, InputError) as error:
-            message = str(error)
-            raise click.BadParameter(message.rstrip(".") + ".", context, param) from None
-
-    return callback
-
-
-input_options = _option_bundle(
-    click.option(
-        "--sheet",
-        metavar="NAME",
-        help="The sheet to read in a spreadsheet INPUT (.xlsx, .xls, .ods). Default: the first.",
-    ),
-    click.option(
-        "--encoding",
-        metavar="NAME",
-        help="The text encoding of a CSV INPUT, like cp1252 for a CSV saved by Excel on "
-        "Windows. Default: UTF-8, with or without a byte-order mark.",
-    ),
-    click.option(
-        "--map",
-        "column_map",
-        metavar='"HEADER=COLUMN"',
-        multiple=True,
-        callback=_parsed(parse_map),
-        help='Read the column headed HEADER as COLUMN, like --map "Activity ID=id"; repeat '
-        "for more columns. Default: headers are matched by name (Date Scheduled = "
-        "date_scheduled).",
-    ),
-)
-
-sending_options = _option_bundle(
-    click.option(
-        "--concurrency",
-        type=click.IntRange(1, 256),
-        default=8,
-        show_default=True,
-        help="Requests in flight at once.",
-    ),
-    click.option(
-        "--timeout",
-        type=click.FloatRange(0.1, 600),
-        default=30.0,
-        show_default=True,
-        help="Seconds to wait for each answer from Close.",
-    ),
-    click.option(
-        "--max-retries",
-        type=click.IntRange(0, 100),
-        default=5,
-        show_default=True,
-        help="Retries per row after a 5xx or network error (429s have a budget of their "
-        "own; a row that sends an SMS is read back from Close before it is repeated).",
-    ),
-    click.option(
-        "--retry-wait",
-        type=click.FloatRange(0, 600),
-        default=0.5,
-        show_default=True,
-        help="Seconds before the first retry of an error whose answer names no wait; "
-        "doubles with each retry, plus jitter.",
-    ),
-)
-
-
-validation_options = _option_bundle(
-    click.option(
-        "--default-region",
-        metavar="REGION",
-        callback=_parsed(parse_region),
-        help="Read phone numbers without a leading + as national numbers of this region "
-        "(like US, GB, DE). Default: none, only international +numbers are accepted.",
-    ),
-    click.option(
-        "--timezone",
-        metavar="ZONE",
-        callback=_parsed(parse_timezone),
-        help="IANA time zone (like Europe/Berlin) in which times without a UTC offset are "
-        "read, and quiet hours checked when a number does not tell its zone. "
-        "Default: none, such times are invalid.",
-    ),
-    click.option(
-        "--date-format",
-        metavar="FORMAT",
-        callback=_parsed(parse_date_format),
-        help="A strptime format accepted besides ISO 8601, like '%m/%d/%Y %I:%M %p'. "
-        "Default: ISO 8601 only.",
-    ),
-    click.option(
-        "--quiet-hours",
-        metavar="HH:MM-HH:MM",
-        callback=_parsed(parse_quiet_hours),
-        help="Refuse rows that would reach the recipient in this window of the recipient's "
-        "local time, like 21:00-08:00 (may wrap midnight). Default: none.",
-    ),
-    click.option(
-        "--max-segments",
-        type=click.IntRange(1),
-        help="Refuse rows whose text takes more SMS segments than this. Default: no limit.",
-    ),
-)
-
-
-run_options = _option_bundle(
-    click.option(
-        "--out",
-        "out_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        help="Results file: an .xlsx name writes a workbook, any other CSV. Default: INPUT's "
-        "name with .results.csv, beside it (a rerun of x.results.csv writes x.results-2.csv).",
-    ),
-    click.option(
-        "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
-    ),
-    click.option(
-        "--resume",
-        is_flag=True,
-        help="Carry on a run of the same INPUT and --out that was stopped or crashed, from its "
-        "journal: finished rows are kept, rows that were in flight are read back from Close.",
-    ),
-    input_options,
-    connection_options,
-    sending_options,
-    validation_options,
-    click.option(
-        "--rate-limit",
-        metavar="N/SECONDS",
-        callback=_parsed(parse_rate_cap),
-        help="Start at most N requests per SECONDS, to leave room for other integrations on "
-        "the same key. Default: as fast as Close's own limit allows.",
-    ),
-    click.option(
-        "--no-preflight",
-        is_flag=True,
-        help="Do not read each SMS from Close before sending it (rows that an earlier run may "
-        "have sent are still read back). Default: read them, 100 per request.",
-    ),
-    click.option(
-        "--max-sends",
-        type=click.IntRange(0),
-        help="Refuse to run if more than this many SMS would be sent. Default: no limit.",
-    ),
-    click.option(
-        "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
-    ),
-    click.option(
-        "--yes", "-y", is_flag=True, help="Send without asking for confirmation. Default: ask."
-    ),
-    click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes, only the summary."),
-    click.option(
-        "--sandbox",
-        is_flag=True,
-        help="Run against a built-in stand-in for Close on this machine (no account needed); "
-        "every id exists there as a draft, except ids containing 'missing'.",
-    ),
-)
+from batch_sms.job.plan import Plan, Planner, make_plan
+from batch_sms.job.sender import RunSettings
+from batch_sms.job.stream import Connection, HardStop, JobReport, run_job, write_dry_run
+from batch_sms.output.results import Outcome, RowResult, default_results_path
+from batch_sms.sandbox.server import Sandbox, SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -306,7 +76,7 @@ class RunOptions:
     sandbox: bool
 
 
-@cli.command()
+@click.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @run_options
 def run(input_path: Path, **options: Any) -> None:
@@ -328,7 +98,7 @@ def run(input_path: Path, **options: Any) -> None:
     _run(input_path, RunOptions(**options))
 
 
-@cli.command()
+@click.command()
 @click.argument("results_path", metavar="RESULTS", type=click.Path(path_type=Path))
 @run_options
 def rerun(results_path: Path, **options: Any) -> None:
@@ -702,87 +472,3 @@ def _exit_code(report: JobReport, input_path: Path, out_path: Path) -> ExitCode:
 def _unfinished(counts: Counter[Outcome]) -> int:
     """Rows that a rerun of the results would try again."""
     return counts[Outcome.INVALID] + counts[Outcome.FAILED] + counts[Outcome.NOT_ATTEMPTED]
-
-
-@cli.command(name="sandbox")
-@click.argument("seed_files", metavar="[INPUT]...", nargs=-1, type=click.Path(path_type=Path))
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8765,
-    show_default=True,
-    help="Port on 127.0.0.1 (0: any free port).",
-)
-@click.option(
-    "--rate-limit",
-    metavar="N/SECONDS",
-    callback=_parsed(parse_rate_cap),
-    help="Allow N requests per window of SECONDS per endpoint, like Close. Default: no limit.",
-)
-@click.option(
-    "--latency-ms",
-    type=click.FloatRange(0),
-    default=0.0,
-    show_default=True,
-    help="Delay added to every answer.",
-)
-@click.option(
-    "--fail-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Share of requests answered 503 Service Unavailable.",
-)
-@click.option(
-    "--any-id",
-    is_flag=True,
-    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
-    "Default: only the INPUT files' ids.",
-)
-@input_options
-def sandbox_command(
-    seed_files: tuple[Path, ...],
-    port: int,
-    rate_limit: RateCap | None,
-    latency_ms: float,
-    fail_rate: float,
-    any_id: bool,
-    sheet: str | None,
-    encoding: str | None,
-    column_map: tuple[tuple[str, str], ...],
-) -> None:
-    """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
-
-    The ids of the INPUT files exist in it as drafts (except ids containing 'missing').
-    GET /_sandbox/stats answers how many requests got which status code.
-
-    Example:
-
-        batch-sms sandbox samples/campaign.csv --rate-limit 40/1
-
-        batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
-            --base-url http://127.0.0.1:8765/api/v1/
-    """
-    config = SandboxConfig(
-        rate_limit=rate_limit.requests if rate_limit else None,
-        rate_window=rate_limit.seconds if rate_limit else 1.0,
-        latency_ms=latency_ms,
-        fail_rate=fail_rate,
-        keep_log=False,
-        any_id=any_id,
-    )
-    server = Sandbox(config, port=port)
-    for path in seed_files:
-        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
-        _note_warnings(table)
-        server.seed_drafts(row.activity_id for row in _rows(table))
-    try:
-        server.start()
-    except OSError as error:
-        raise click.BadParameter(
-            f"cannot listen on port {port}: {error.strerror}", param_hint="--port"
-        ) from None
-    click.echo(f"Sandbox listening at {server.base_url}")
-    click.echo(f"API key: {config.api_key}  (or Bearer token: {config.oauth_token})")
-    click.echo("Press Ctrl-C to stop.")
-    server.serve_forever()

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any
 
-from batch_sms.results import Outcome, RowResult
+from batch_sms.output.results import Outcome, RowResult
 
 FORMAT = "batch-sms journal 1"
 # Each line is flushed to the operating system at once (a killed process loses nothing);

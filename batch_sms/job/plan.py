@@ -12,12 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from batch_sms.journal import Recovered
-from batch_sms.results import Outcome, RowResult
-from batch_sms.rows import InputTable, SourceRow
-from batch_sms.runner import MAY_HAVE_BEEN_SENT
-from batch_sms.segments import SegmentTally
-from batch_sms.validation import (
+from batch_sms.checks.segments import SegmentTally
+from batch_sms.checks.validation import (
     DEFAULT_SETTINGS,
     Invalid,
     Kind,
@@ -25,6 +21,10 @@ from batch_sms.validation import (
     ValidationSettings,
     Validator,
 )
+from batch_sms.files.rows import InputTable, SourceRow
+from batch_sms.job.journal import Recovered
+from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
+from batch_sms.output.results import Outcome, RowResult
 
 INVALID_SHOWN = 10
 

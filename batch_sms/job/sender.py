@@ -24,11 +24,11 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from batch_sms.close import CloseAPIError, CloseClient, Reply
-from batch_sms.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
-from batch_sms.readback import READ_FIELDS, State, Verdict, judge
-from batch_sms.results import Outcome, RowResult
-from batch_sms.validation import Update
+from batch_sms.checks.validation import Update
+from batch_sms.close.client import CloseAPIError, CloseClient, Reply
+from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
+from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
+from batch_sms.output.results import Outcome, RowResult
 
 # Errors raised before a single byte of the request reached Close.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)

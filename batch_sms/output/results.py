@@ -13,9 +13,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from batch_sms import columns
-from batch_sms.rows import InputTable, SourceRow
-from batch_sms.tables import TableWriter
+from batch_sms.files import columns
+from batch_sms.files.rows import InputTable, SourceRow
+from batch_sms.files.tables import TableWriter
 
 
 class Outcome(StrEnum):

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from batch_sms.close import RateLimit
+from batch_sms.close.client import RateLimit
 
 # Workers resuming after a 429's pause spread over this share of the pause (at most MAX_SPREAD
 # seconds), so that they do not all hit the API in the same instant. Waiting for a window to

@@ -1,0 +1,234 @@
+"""Options shared by commands, as decorators (sqlite-utils style), and the callbacks that
+parse them with the library's parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from batch_sms.checks.phones import parse_region
+from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_timezone
+from batch_sms.close.client import DEFAULT_BASE_URL
+from batch_sms.close.pacing import parse_rate_cap
+from batch_sms.files.rows import (
+    InputError,
+    parse_map,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def check_base_url(context: click.Context, param: click.Parameter, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(
+            f"'{value}' is not an http(s) URL, like {DEFAULT_BASE_URL}", context, param
+        )
+    return value
+
+
+def option_bundle(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Options shared by commands, applied in the order they are listed (sqlite-utils style)."""
+
+    def apply(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+connection_options = option_bundle(
+    click.option(
+        "--api-key",
+        envvar="CLOSE_API_KEY",
+        show_envvar=True,
+        help="Close API key (sent as HTTP Basic user name). Default: none.",
+    ),
+    click.option(
+        "--oauth-token",
+        envvar="CLOSE_OAUTH_TOKEN",
+        show_envvar=True,
+        help="OAuth access token, instead of an API key. Default: none.",
+    ),
+    click.option(
+        "--base-url",
+        envvar="CLOSE_BASE_URL",
+        show_envvar=True,
+        default=DEFAULT_BASE_URL,
+        show_default=True,
+        callback=check_base_url,
+        help="Close API base URL.",
+    ),
+)
+
+
+def parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback that reads an option (each value of a repeatable one) with the library's
+    parser, whose ValueError or InputError is the user's mistake."""
+
+    def callback(context: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            if isinstance(value, tuple):
+                return tuple(parse(item) for item in value)
+            return None if value is None else parse(value)
+        except (ValueError, InputError) as error:
+            message = str(error)
+            raise click.BadParameter(message.rstrip(".") + ".", context, param) from None
+
+    return callback
+
+
+input_options = option_bundle(
+    click.option(
+        "--sheet",
+        metavar="NAME",
+        help="The sheet to read in a spreadsheet INPUT (.xlsx, .xls, .ods). Default: the first.",
+    ),
+    click.option(
+        "--encoding",
+        metavar="NAME",
+        help="The text encoding of a CSV INPUT, like cp1252 for a CSV saved by Excel on "
+        "Windows. Default: UTF-8, with or without a byte-order mark.",
+    ),
+    click.option(
+        "--map",
+        "column_map",
+        metavar='"HEADER=COLUMN"',
+        multiple=True,
+        callback=parsed(parse_map),
+        help='Read the column headed HEADER as COLUMN, like --map "Activity ID=id"; repeat '
+        "for more columns. Default: headers are matched by name (Date Scheduled = "
+        "date_scheduled).",
+    ),
+)
+
+sending_options = option_bundle(
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 256),
+        default=8,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 600),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each answer from Close.",
+    ),
+    click.option(
+        "--max-retries",
+        type=click.IntRange(0, 100),
+        default=5,
+        show_default=True,
+        help="Retries per row after a 5xx or network error (429s have a budget of their "
+        "own; a row that sends an SMS is read back from Close before it is repeated).",
+    ),
+    click.option(
+        "--retry-wait",
+        type=click.FloatRange(0, 600),
+        default=0.5,
+        show_default=True,
+        help="Seconds before the first retry of an error whose answer names no wait; "
+        "doubles with each retry, plus jitter.",
+    ),
+)
+
+
+validation_options = option_bundle(
+    click.option(
+        "--default-region",
+        metavar="REGION",
+        callback=parsed(parse_region),
+        help="Read phone numbers without a leading + as national numbers of this region "
+        "(like US, GB, DE). Default: none, only international +numbers are accepted.",
+    ),
+    click.option(
+        "--timezone",
+        metavar="ZONE",
+        callback=parsed(parse_timezone),
+        help="IANA time zone (like Europe/Berlin) in which times without a UTC offset are "
+        "read, and quiet hours checked when a number does not tell its zone. "
+        "Default: none, such times are invalid.",
+    ),
+    click.option(
+        "--date-format",
+        metavar="FORMAT",
+        callback=parsed(parse_date_format),
+        help="A strptime format accepted besides ISO 8601, like '%m/%d/%Y %I:%M %p'. "
+        "Default: ISO 8601 only.",
+    ),
+    click.option(
+        "--quiet-hours",
+        metavar="HH:MM-HH:MM",
+        callback=parsed(parse_quiet_hours),
+        help="Refuse rows that would reach the recipient in this window of the recipient's "
+        "local time, like 21:00-08:00 (may wrap midnight). Default: none.",
+    ),
+    click.option(
+        "--max-segments",
+        type=click.IntRange(1),
+        help="Refuse rows whose text takes more SMS segments than this. Default: no limit.",
+    ),
+)
+
+
+run_options = option_bundle(
+    click.option(
+        "--out",
+        "out_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Results file: an .xlsx name writes a workbook, any other CSV. Default: INPUT's "
+        "name with .results.csv, beside it (a rerun of x.results.csv writes x.results-2.csv).",
+    ),
+    click.option(
+        "--overwrite", is_flag=True, help="Replace the results file if it exists. Default: refuse."
+    ),
+    click.option(
+        "--resume",
+        is_flag=True,
+        help="Carry on a run of the same INPUT and --out that was stopped or crashed, from its "
+        "journal: finished rows are kept, rows that were in flight are read back from Close.",
+    ),
+    input_options,
+    connection_options,
+    sending_options,
+    validation_options,
+    click.option(
+        "--rate-limit",
+        metavar="N/SECONDS",
+        callback=parsed(parse_rate_cap),
+        help="Start at most N requests per SECONDS, to leave room for other integrations on "
+        "the same key. Default: as fast as Close's own limit allows.",
+    ),
+    click.option(
+        "--no-preflight",
+        is_flag=True,
+        help="Do not read each SMS from Close before sending it (rows that an earlier run may "
+        "have sent are still read back). Default: read them, 100 per request.",
+    ),
+    click.option(
+        "--max-sends",
+        type=click.IntRange(0),
+        help="Refuse to run if more than this many SMS would be sent. Default: no limit.",
+    ),
+    click.option(
+        "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
+    ),
+    click.option(
+        "--yes", "-y", is_flag=True, help="Send without asking for confirmation. Default: ask."
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes, only the summary."),
+    click.option(
+        "--sandbox",
+        is_flag=True,
+        help="Run against a built-in stand-in for Close on this machine (no account needed); "
+        "every id exists there as a draft, except ids containing 'missing'.",
+    ),
+)

@@ -1,0 +1,99 @@
+"""`sandbox`: the stand-in for Close in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from batch_sms.cli.options import input_options, parsed
+from batch_sms.cli.run import _note_warnings, _read_input, _rows
+from batch_sms.close.pacing import RateCap, parse_rate_cap
+from batch_sms.files.rows import (
+    ReadOptions,
+)
+from batch_sms.sandbox.server import Sandbox, SandboxConfig
+
+
+@click.command(name="sandbox")
+@click.argument("seed_files", metavar="[INPUT]...", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1 (0: any free port).",
+)
+@click.option(
+    "--rate-limit",
+    metavar="N/SECONDS",
+    callback=parsed(parse_rate_cap),
+    help="Allow N requests per window of SECONDS per endpoint, like Close. Default: no limit.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Delay added to every answer.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered 503 Service Unavailable.",
+)
+@click.option(
+    "--any-id",
+    is_flag=True,
+    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    "Default: only the INPUT files' ids.",
+)
+@input_options
+def sandbox_command(
+    seed_files: tuple[Path, ...],
+    port: int,
+    rate_limit: RateCap | None,
+    latency_ms: float,
+    fail_rate: float,
+    any_id: bool,
+    sheet: str | None,
+    encoding: str | None,
+    column_map: tuple[tuple[str, str], ...],
+) -> None:
+    """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
+
+    The ids of the INPUT files exist in it as drafts (except ids containing 'missing').
+    GET /_sandbox/stats answers how many requests got which status code.
+
+    Example:
+
+        batch-sms sandbox samples/campaign.csv --rate-limit 40/1
+
+        batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
+            --base-url http://127.0.0.1:8765/api/v1/
+    """
+    config = SandboxConfig(
+        rate_limit=rate_limit.requests if rate_limit else None,
+        rate_window=rate_limit.seconds if rate_limit else 1.0,
+        latency_ms=latency_ms,
+        fail_rate=fail_rate,
+        keep_log=False,
+        any_id=any_id,
+    )
+    server = Sandbox(config, port=port)
+    for path in seed_files:
+        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
+        _note_warnings(table)
+        server.seed_drafts(row.activity_id for row in _rows(table))
+    try:
+        server.start()
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot listen on port {port}: {error.strerror}", param_hint="--port"
+        ) from None
+    click.echo(f"Sandbox listening at {server.base_url}")
+    click.echo(f"API key: {config.api_key}  (or Bearer token: {config.oauth_token})")
+    click.echo("Press Ctrl-C to stop.")
+    server.serve_forever()
