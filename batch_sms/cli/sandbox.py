@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -13,6 +14,18 @@ from batch_sms.files.rows import (
     ReadOptions,
 )
 from batch_sms.sandbox.server import Sandbox, SandboxConfig
+
+
+def parse_latency_step(value: str) -> tuple[float, float]:
+    """`4=800` -> from 4 s after the first request on, answers take 800 ms."""
+    after, _, milliseconds = value.partition("=")
+    try:
+        step = (float(after), float(milliseconds))
+    except ValueError:
+        step = (-1.0, -1.0)
+    if min(step) < 0 or not all(map(math.isfinite, step)):
+        raise ValueError(f"'{value}' is not SECONDS=MS, like 4=800")
+    return step
 
 
 @click.command(name="sandbox")
@@ -38,6 +51,30 @@ from batch_sms.sandbox.server import Sandbox, SandboxConfig
     help="Delay added to every answer.",
 )
 @click.option(
+    "--latency-spread",
+    type=click.FloatRange(0, 3),
+    default=0.0,
+    show_default=True,
+    help="Draw each answer's delay log-normally around --latency-ms with this shape (sigma), "
+    "like Close's answer times; 0.5 is a realistic spread. 0: every answer takes exactly "
+    "--latency-ms.",
+)
+@click.option(
+    "--latency-step",
+    "latency_steps",
+    metavar="SECONDS=MS",
+    multiple=True,
+    callback=parsed(parse_latency_step),
+    help="From SECONDS after the first request on, answers take MS milliseconds instead; "
+    "repeat for more steps, like --latency-step 4=800 --latency-step 8=100. Default: none.",
+)
+@click.option(
+    "--no-rate-limit-headers",
+    is_flag=True,
+    help="Leave the RateLimit header out of every answer (429s still come, with "
+    "Retry-After). Default: send it, like Close.",
+)
+@click.option(
     "--fail-rate",
     type=click.FloatRange(0, 1),
     default=0.0,
@@ -56,6 +93,9 @@ def sandbox_command(
     port: int,
     rate_limit: RateCap | None,
     latency_ms: float,
+    latency_spread: float,
+    latency_steps: tuple[tuple[float, float], ...],
+    no_rate_limit_headers: bool,
     fail_rate: float,
     any_id: bool,
     sheet: str | None,
@@ -78,6 +118,9 @@ def sandbox_command(
         rate_limit=rate_limit.requests if rate_limit else None,
         rate_window=rate_limit.seconds if rate_limit else 1.0,
         latency_ms=latency_ms,
+        latency_spread=latency_spread,
+        latency_steps=tuple(sorted(latency_steps)),
+        rate_limit_headers=not no_rate_limit_headers,
         fail_rate=fail_rate,
         keep_log=False,
         any_id=any_id,

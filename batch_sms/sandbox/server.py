@@ -11,6 +11,7 @@ It uses only the standard library (and Close's limits from `rules`), so it ships
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import enum
 import hmac
@@ -23,8 +24,8 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
@@ -78,6 +79,13 @@ class SandboxConfig:
     rate_limit: int | None = None  # per window, endpoint group and credential; None: unlimited
     rate_window: float = 1.0  # seconds
     latency_ms: float = 0.0  # added to every answer
+    # Close-like answer times: each one drawn log-normally with mean latency_ms and this shape
+    # (sigma); 0 keeps every answer at exactly latency_ms.
+    latency_spread: float = 0.0
+    # (seconds after the first request, latency_ms from then on), in order: Close slowing
+    # down at a busy hour, and recovering.
+    latency_steps: tuple[tuple[float, float], ...] = ()
+    rate_limit_headers: bool = True  # False: no RateLimit header at all, 429s still come
     fail_rate: float = 0.0  # share of requests answered 503 before anything is applied
     drop_rate: float = 0.0  # share of PUTs applied, then dropped without an answer
     slow_rate: float = 0.0  # share of answers delayed by slow_ms
@@ -97,6 +105,11 @@ class SandboxConfig:
             raise ValueError("rate_limit must be at least 1, or None for no limit")
         if self.rate_window <= 0 or self.latency_ms < 0 or self.slow_ms < 0:
             raise ValueError("rate_window must be positive, latency_ms and slow_ms not negative")
+        steps = [after for after, _ in self.latency_steps]
+        if self.latency_spread < 0 or steps != sorted(steps):
+            raise ValueError("latency_spread must not be negative, latency_steps in time order")
+        if any(after < 0 or ms < 0 for after, ms in self.latency_steps):
+            raise ValueError("latency_steps take seconds and milliseconds, neither negative")
         if not self.org_phones:
             raise ValueError("org_phones needs at least one number to send from")
 
@@ -121,6 +134,12 @@ class SandboxStats:
     by_status: Mapping[int, int]  # status code -> requests; 0 for dropped connections
     first_at: float | None  # time.time() when the first request arrived
     last_at: float | None  # ... and the last one
+    # The same per rate-limit group ("PUT one", "GET list", ...): Close limits each on its own.
+    groups: Mapping[str, SandboxStats] = field(default_factory=dict)
+    # Per group: when its latest rate-limit window opened (time.time()), and its requests.
+    window_at: float | None = None
+    window_requests: int = 0
+    peak_in_flight: int = 0  # the most requests being answered at once
 
     def as_json(self) -> dict[str, Any]:
         statuses = {str(code): count for code, count in sorted(self.by_status.items())}
@@ -129,7 +148,31 @@ class SandboxStats:
             "by_status": statuses,
             "first_at": self.first_at,
             "last_at": self.last_at,
+            "groups": {name: stats.as_json() for name, stats in sorted(self.groups.items())},
+            "window_at": self.window_at,
+            "window_requests": self.window_requests,
+            "peak_in_flight": self.peak_in_flight,
         }
+
+
+@dataclass(frozen=True)
+class _GroupCount:
+    by_status: Counter[int]
+    span: list[float]  # time.time() of the group's first request and of its last one
+    window: list[float]  # time.time() its latest window opened, and its requests
+
+    def count(self, status: int, wall: float, window: float) -> None:
+        self.by_status[status] += 1
+        self.span[1] = wall
+        if wall - self.window[0] >= window:  # the rate limiter's rule, on the wall clock
+            self.window[:] = [wall, 0]
+        self.window[1] += 1
+
+    def stats(self) -> SandboxStats:
+        first, last = self.span
+        requests = sum(self.by_status.values())
+        at, count = self.window
+        return SandboxStats(requests, dict(self.by_status), first, last, {}, at, int(count))
 
 
 _DEFAULT_CONFIG = SandboxConfig()
@@ -576,6 +619,8 @@ class Sandbox:
         self._statuses: Counter[int] = Counter()
         self._first_at: float | None = None
         self._last_at: float | None = None
+        self._group_stats: dict[str, _GroupCount] = {}
+        self._in_flight = self._peak_in_flight = 0
         self._send_at: dict[str, datetime] = {}
         self._sends: Counter[str] = Counter()
         self._faults: dict[str, deque[Fault]] = {}
@@ -699,7 +744,10 @@ class Sandbox:
     def stats(self) -> SandboxStats:
         with self._lock:
             statuses = dict(self._statuses)
-            return SandboxStats(sum(statuses.values()), statuses, self._first_at, self._last_at)
+            groups = {name: count.stats() for name, count in self._group_stats.items()}
+            total = sum(statuses.values())
+            first, last, peak = self._first_at, self._last_at, self._peak_in_flight
+            return SandboxStats(total, statuses, first, last, groups, peak_in_flight=peak)
 
     # Answering requests (called from the handler threads)
 
@@ -711,7 +759,8 @@ class Sandbox:
         wall = time.time()
         with self._lock:
             reply, applied, fault = self._decide(request, route, arrived)
-            self._count(reply.status, wall)
+            self._count(reply.status, wall, route.group)
+            reply = self._delayed(reply, wall)
             if self.config.keep_log:
                 entry = LogEntry(
                     method=request.method,
@@ -726,11 +775,30 @@ class Sandbox:
                 self._log.append(entry)
         return reply
 
-    def _count(self, status: int | None, wall: float) -> None:
+    def _count(self, status: int | None, wall: float, group: str) -> None:
         self._statuses[status or 0] += 1
         if self._first_at is None:
             self._first_at = wall
         self._last_at = wall
+        count = self._group_stats.setdefault(group, _GroupCount(Counter(), [wall, wall], [wall, 0]))
+        count.count(status or 0, wall, self.config.rate_window)
+
+    def _delayed(self, reply: _Reply, wall: float) -> _Reply:
+        """The reply with this request's answer time added, and without its RateLimit header
+        when the config says so."""
+        config = self.config
+        latency_ms = config.latency_ms
+        elapsed = wall - (self._first_at or wall)
+        for after, step_ms in config.latency_steps:
+            if elapsed >= after:
+                latency_ms = step_ms
+        if config.latency_spread and latency_ms:
+            spread = config.latency_spread
+            latency_ms *= self._rng.lognormvariate(-spread * spread / 2, spread)  # same mean
+        headers = reply.headers
+        if not config.rate_limit_headers:
+            headers = tuple((name, value) for name, value in headers if name != "RateLimit")
+        return replace(reply, delay=reply.delay + latency_ms / 1000, headers=headers)
 
     def _decide(
         self, request: _Request, route: _Route, now: float
@@ -878,6 +946,18 @@ class Sandbox:
         with self._connections_lock:
             self._connections.discard(connection)
 
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
+        """Counts the requests being answered at once, for the stats."""
+        with self._lock:
+            self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
     def _pause(self, seconds: float) -> bool:
         """Wait before answering; False when the sandbox is stopping meanwhile."""
         if seconds <= 0:
@@ -946,9 +1026,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         sandbox = self.server.sandbox
-        reply = sandbox._respond(request)
-        pause = reply.delay + sandbox.config.latency_ms / 1000
-        if not sandbox._pause(pause) or reply.status is None:
+        with sandbox._answering():
+            self._answer(sandbox, sandbox._respond(request))
+
+    def _answer(self, sandbox: Sandbox, reply: _Reply) -> None:
+        if not sandbox._pause(reply.delay) or reply.status is None:
             self.close_connection = True  # no answer at all: the client sees a disconnect
             return
         self._send(reply)
