@@ -6,15 +6,23 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
+from batch_sms.close.pool import pooled_transport
+
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 USER_AGENT = "batch-sms"
+# Called as a request's first byte is written, for whoever set it in the task sending it (the
+# pacer: Close counts a request when it arrives, which can be a good while after it was allowed
+# to start when the event loop is busy with a burst of answers).
+request_leaving: ContextVar[Callable[[], None] | None] = ContextVar("request_leaving", default=None)
+_LEAVING = frozenset({"http11.send_request_headers.started", "http2.send_request_headers.started"})
 
 
 @dataclass(frozen=True)
@@ -201,11 +209,9 @@ class CloseClient:
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             auth=credentials.auth(),
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            transport=transport,
+            transport=transport or pooled_transport(max_connections),
+            event_hooks={"request": [_trace_leaving]},
         )
 
     @property
@@ -241,6 +247,15 @@ class CloseClient:
         reply = _reply(await self._http.get("activity/sms/", params=params))
         data = reply.activity.get("data")
         return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+
+async def _trace_leaving(request: httpx.Request) -> None:
+    request.extensions["trace"] = _on_trace
+
+
+async def _on_trace(event: str, info: dict[str, Any]) -> None:
+    if event in _LEAVING and (notify := request_leaving.get()) is not None:
+        notify()
 
 
 def _reply(response: httpx.Response) -> Reply:
