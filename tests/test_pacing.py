@@ -5,8 +5,9 @@ import time
 
 import pytest
 
-from batch_sms.close.client import RateLimit
+from batch_sms.close.client import RateLimit, request_leaving
 from batch_sms.close.pacing import Halted, Pacer, RateCap, parse_rate_cap
+from tests.simulation import VirtualClockLoop, run_virtual
 
 
 class FakeClock:
@@ -96,7 +97,7 @@ def test_an_older_answer_does_not_undo_a_fresher_one() -> None:
     assert asyncio.run(main()) >= 0.14
 
 
-def test_congestion_halves_the_requests_in_flight_and_successes_restore_them() -> None:
+def test_congestion_halves_the_requests_in_flight_once_per_burst() -> None:
     clock = FakeClock()
     pacer = Pacer(max_in_flight=8, clock=clock)
     pacer.congested()
@@ -105,12 +106,6 @@ def test_congestion_halves_the_requests_in_flight_and_successes_restore_them() -
     clock.now += 1.0
     pacer.congested()
     assert pacer.in_flight_limit == 2
-    successes = 0
-    while pacer.in_flight_limit < 8:
-        pacer.succeeded()
-        successes += 1
-    # One more in flight per round of successes: 2 + 3 + 4 + 5 + 6 + 7 rounds' worth.
-    assert successes == 2 + 3 + 4 + 5 + 6 + 7
 
 
 def test_fewer_requests_fly_while_congested() -> None:
@@ -198,3 +193,149 @@ def test_each_endpoint_group_has_its_own_budget() -> None:
             return time.monotonic() - before
 
     assert asyncio.run(main()) >= 0.25
+
+
+# --- On a simulated clock: the gate, the windows, when requests leave --------------------------
+
+
+def test_a_freed_place_wakes_one_waiter_so_a_start_costs_the_same_however_many_wait() -> None:
+    def cpu_per_start(waiting: int) -> float:
+        async def main(loop: VirtualClockLoop) -> None:
+            pacer = Pacer(max_in_flight=4, clock=loop.time)
+            queue = list(range(2000))
+
+            async def worker() -> None:
+                while queue:
+                    queue.pop()
+                    async with pacer.turn():
+                        await asyncio.sleep(0.01)
+
+            await asyncio.gather(*(worker() for _ in range(waiting)))
+
+        started = time.process_time()
+        run_virtual(main)
+        return (time.process_time() - started) / 2000
+
+    # A stampede (every waiter woken by every freed place) would cost 100 times more.
+    assert cpu_per_start(1000) < 3 * cpu_per_start(10) + 0.0002
+
+
+def test_waiters_start_in_the_order_they_came() -> None:
+    async def main(loop: VirtualClockLoop) -> list[int]:
+        pacer = Pacer(max_in_flight=1, clock=loop.time)
+        order: list[int] = []
+
+        async def one(number: int) -> None:
+            await asyncio.sleep(number * 0.001)  # arrive in order
+            async with pacer.turn():
+                order.append(number)
+                await asyncio.sleep(0.1)
+
+        await asyncio.gather(*(one(n) for n in range(20)))
+        return order
+
+    assert run_virtual(main) == list(range(20))
+
+
+def test_a_new_window_opens_with_the_whole_limit_before_any_answer_tells_of_it() -> None:
+    async def main(loop: VirtualClockLoop) -> list[float]:
+        pacer = Pacer(clock=loop.time, initial=64)
+        async with pacer.turn() as ticket:
+            pacer.observe(RateLimit(limit=30, remaining=0, reset=0.5), ticket)
+        started: list[float] = []
+
+        async def one() -> None:
+            async with pacer.turn():
+                started.append(loop.time())
+                await asyncio.sleep(2.0)  # no answer before the window after next
+
+        await asyncio.gather(*(one() for _ in range(40)))
+        return started
+
+    started = run_virtual(main)
+    # The window that the answer told of ends at 0.5 s: the next one's 30 start at once, and
+    # the last 10 as the one after opens.
+    assert started == [pytest.approx(0.505)] * 30 + [pytest.approx(1.01)] * 10
+
+
+def test_the_end_of_a_window_counts_from_when_the_request_left_not_when_it_could() -> None:
+    async def main(loop: VirtualClockLoop) -> float:
+        pacer = Pacer(clock=loop.time)
+        async with pacer.turn() as ticket:
+            await asyncio.sleep(0.3)  # a slow connection
+            leaving = request_leaving.get()
+            assert leaving is not None
+            leaving()
+            await asyncio.sleep(0.1)
+            pacer.observe(RateLimit(limit=10, remaining=0, reset=1.0), ticket)
+        async with pacer.turn():
+            return loop.time()
+
+    # Close counted it at 0.3 s: its window ends at 1.3 s, not at 1.0 s.
+    assert run_virtual(main) == pytest.approx(1.305, abs=0.001)
+
+
+def test_requests_that_leave_after_a_window_ends_spend_the_next_ones_budget() -> None:
+    async def main(loop: VirtualClockLoop) -> int:
+        pacer = Pacer(clock=loop.time, initial=64)
+        async with pacer.turn() as first:
+            leaving = request_leaving.get()
+            assert leaving is not None
+            leaving()  # the transport says when requests leave
+            pacer.observe(RateLimit(limit=20, remaining=19, reset=0.2), first)
+        started = 0
+
+        async def late() -> None:
+            nonlocal started
+            async with pacer.turn():
+                started += 1
+                await asyncio.sleep(0.3)  # on a fresh connection: leaves after the window
+                leaving = request_leaving.get()
+                assert leaving is not None
+                leaving()
+                await asyncio.sleep(5.0)
+
+        tasks = [asyncio.ensure_future(late()) for _ in range(10)]
+        await asyncio.sleep(0.5)
+        # The window rolled over at 0.2 s, and the 10 left in the next one: 10 remain.
+        more = [asyncio.ensure_future(late()) for _ in range(30)]
+        await asyncio.sleep(0.1)
+        counted = started
+        for task in (*tasks, *more):
+            task.cancel()
+        await asyncio.gather(*tasks, *more, return_exceptions=True)
+        return counted
+
+    assert run_virtual(main) == 10 + 10
+
+
+def test_a_halted_waiter_passes_its_place_on() -> None:
+    async def main(loop: VirtualClockLoop) -> list[str]:
+        pacer = Pacer(max_in_flight=1, clock=loop.time)
+        halt = asyncio.Event()
+        events: list[str] = []
+
+        async def holder() -> None:
+            async with pacer.turn():
+                await asyncio.sleep(1.0)
+
+        async def halted() -> None:
+            try:
+                async with pacer.turn(halt):
+                    events.append("halted one started")
+            except Halted:
+                events.append("halted")
+
+        async def patient() -> None:
+            async with pacer.turn():
+                events.append(f"patient at {loop.time():.1f}")
+
+        running = asyncio.ensure_future(holder())
+        await asyncio.sleep(0.1)
+        waiting = [asyncio.ensure_future(halted()), asyncio.ensure_future(patient())]
+        await asyncio.sleep(0.1)
+        halt.set()
+        await asyncio.gather(running, *waiting)
+        return events
+
+    assert run_virtual(main) == ["halted", "patient at 1.0"]

@@ -13,7 +13,7 @@ import click
 from batch_sms.checks.phones import parse_region
 from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_timezone
 from batch_sms.close.client import DEFAULT_BASE_URL
-from batch_sms.close.pacing import parse_rate_cap
+from batch_sms.close.pacing import MAX_IN_FLIGHT, parse_rate_cap
 from batch_sms.files.rows import (
     InputError,
     parse_map,
@@ -110,10 +110,12 @@ input_options = option_bundle(
 sending_options = option_bundle(
     click.option(
         "--concurrency",
-        type=click.IntRange(1, 256),
-        default=8,
+        type=click.IntRange(1, 1024),
+        default=MAX_IN_FLIGHT,
         show_default=True,
-        help="Requests in flight at once.",
+        help="The most requests in flight at once. The run finds how many it needs by itself "
+        "(enough to ride Close's rate limit at the answer times it meets, fewer when answers "
+        "slow down because of it or 429s come); this only caps it.",
     ),
     click.option(
         "--timeout",

@@ -1,44 +1,48 @@
 """One pacer shared by all workers: it decides when the next request may start.
 
 Four things hold a request back, each for its own reason:
-- a pause that a 429 (or an exhausted `RateLimit` window) imposes on the whole run at once,
-  instead of each worker discovering it with a 429 of its own;
+- a pause that a 429 imposes on the whole run at once, instead of each worker discovering it
+  with a 429 of its own;
 - the budget that Close's `RateLimit` header announces, per endpoint group as Close counts it:
-  once `remaining` is spent by the requests started since (those still in flight included),
-  new requests wait for the answers in flight, then for `reset`, so the run rides the limit
-  instead of running into it;
+  once `remaining` is spent by the requests started since, new requests wait for `reset`, and
+  the next window opens with the whole `limit` to spend, so the run rides the limit instead of
+  running into it;
 - a cap the user sets (`--rate-limit N/SECONDS`), to leave room for other integrations that
   share the key;
-- how many requests may be in flight: halved while 429s or 503s keep coming, grown back by one
-  per round of successes when they stop (additive increase, multiplicative decrease).
+- how many requests may be in flight, which `InFlightControl` (concurrency.py) adapts to the
+  pace the budget or the cap allows and to how fast Close answers, up to `--concurrency`.
+
+Requests wait in line, one line per endpoint group, and start in the order they came: each
+freed place wakes one waiter, so the cost of a start does not grow with the number waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
-import random
+import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
-from batch_sms.close.client import RateLimit
+from batch_sms.close.client import RateLimit, request_leaving
+from batch_sms.close.concurrency import INITIAL, InFlightControl, Mark, Room
 
-# Workers resuming after a 429's pause spread over this share of the pause (at most MAX_SPREAD
-# seconds), so that they do not all hit the API in the same instant. Waiting for a window to
-# reset, they spread much less: the in-flight limit already staggers them, and every
-# millisecond of spread is a share of the limit left unused.
-SPREAD_SHARE = 0.1
-MAX_SPREAD = 0.25
-WINDOW_SPREAD = 0.01
-# Congestion halves the requests in flight at most once per this many seconds: the 429s of
-# requests that were already in flight together are one signal, not several.
-SLOW_DOWN_EVERY = 1.0
-# Two RateLimit headers whose resets fall this close together describe the same window.
+# The default ceiling on requests in flight: enough for 200 requests a second at 1 s an answer.
+MAX_IN_FLIGHT = 256
+# `reset` counts from when Close saw the request, which is about when it left here, not when
+# its answer came back (at 1 s an answer, that is a whole window later). A new window is
+# assumed open this long after the estimated end, for the spread in how long requests take to
+# reach Close.
+ROLLOVER_MARGIN = 0.005
+# Two RateLimit headers whose resets point this close together describe the same window.
 SAME_WINDOW = 0.05
+# A request that left this shortly before another may still reach Close after it, so the
+# `remaining` of the other's answer may not count it yet.
+REORDER = 0.005
 
 
 @dataclass(frozen=True)
@@ -75,21 +79,14 @@ async def sleep_unless(halt: asyncio.Event, seconds: float) -> None:
         pass
 
 
-async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
-    tasks = [asyncio.ensure_future(wait) for wait in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-
-
 @dataclass(frozen=True)
 class Ticket:
     """A request that was allowed to start, and the endpoint group whose limit it spends."""
 
     number: int
     group: str
+    started: float
+    mark: Mark
 
 
 @dataclass
@@ -97,36 +94,74 @@ class _Window:
     """What the `RateLimit` headers of one endpoint group tell: Close limits each group on
     its own, so a list request's `remaining` says nothing about the PUTs'."""
 
-    budget: int | None = None
-    ends: float = 0.0
-    freshest: int = -1
-    flying: set[int] = field(default_factory=set)
+    limit: int | None = None
+    length: float = 0.0  # the longest `reset` seen: the window's length, as far as it shows
+    budget: int | None = None  # starts left in the current window; None: unknown
+    ends: float = -math.inf  # the end of the current window
+    # Once a window has ended by the clock, the next one is taken to be open, with the whole
+    # limit to spend, before any answer tells of it (`rolled`). Close opens it with the first
+    # request that reaches it, so it is taken to end `length` after the first one that left.
+    rolled: bool = False
+    anchored: bool = False  # a request has left since it rolled: `ends` counts from it
+    counted: _Counted | None = None  # the last request Close counted in the window, as known
+    flying: list[tuple[float, int]] = field(default_factory=list)  # (started, number), in order
+    # Requests in flight by when they left, which on fresh connections can be tens of
+    # milliseconds after they started, and in another order; and those that have not left yet.
+    gone: list[tuple[float, int]] = field(default_factory=list)
+    unsent: int = 0
+    leaving: int = 0  # allowed to start, not yet started: Close counts them after all others
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The request whose answer showed the least `remaining` in a window: the last one Close
+    counted in it, as far as the answers so far tell."""
+
+    remaining: int
+    left: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Waiter:
+    order: int
+    future: asyncio.Future[None]
 
 
 class Pacer:
     def __init__(
         self,
-        max_in_flight: int = 8,
+        max_in_flight: int = MAX_IN_FLIGHT,
         cap: RateCap | None = None,
         clock: Callable[[], float] = time.monotonic,
+        initial: int = INITIAL,
     ) -> None:
         self.max_in_flight = max_in_flight
         self.cap = cap
+        self.control = InFlightControl(max_in_flight, initial)
         self._clock = clock
-        self._resume_at = 0.0
-        self._allowed = max_in_flight
-        self._successes = 0
-        self._last_slow_down = -SLOW_DOWN_EVERY
+        self._resume_at = -math.inf
         self._starts: deque[float] = deque()
         self._windows: dict[str, _Window] = {}
-        self._slot_freed = asyncio.Event()
+        self._lines: dict[str, deque[_Waiter]] = {}
+        self._order = itertools.count()
         self._tickets = itertools.count()
-        self._flying: set[int] = set()
+        self._flying = 0
+        self._reserved = 0  # places given to waiters that have not yet taken off
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
+        self._left_at: dict[int, float] = {}  # when requests in flight actually left
+        # Whether the transport says when requests leave (httpx's own does; a MockTransport
+        # does not, and then each request counts as gone when it starts). None: not known yet.
+        self._traced: bool | None = None
 
     @property
     def in_flight_limit(self) -> int:
         """How many requests may be in flight now."""
-        return self._allowed
+        return min(self.control.limit, self.max_in_flight)
+
+    @property
+    def in_flight(self) -> int:
+        return self._flying + self._reserved
 
     @property
     def paused_for(self) -> float:
@@ -139,45 +174,188 @@ class Pacer:
         """Wait until a request to endpoint `group` may start, and hold its place in flight
         until it ends. Yields its ticket, which `observe` takes with the answer's header.
         Raises Halted if `halt` is set before the request could start."""
+        if halt is not None and halt.is_set():
+            raise Halted
         window = self._windows.setdefault(group, _Window())
-        await self._wait_for_start(halt or asyncio.Event(), window)
-        ticket = Ticket(next(self._tickets), group)
-        self._flying.add(ticket.number)
-        window.flying.add(ticket.number)
-        self._starts.append(self._clock())
-        if window.budget is not None:
-            window.budget -= 1
+        if self._queued() or not self._may_start(window, self._clock()):
+            await self._wait_in_line(window, group, halt)
+        else:
+            self._reserve(window, self._clock())
+        ticket = self._take_off(window, group)
+        leaving = request_leaving.set(lambda: self._left(ticket))
         try:
             yield ticket
         finally:
-            self._flying.discard(ticket.number)
-            window.flying.discard(ticket.number)
-            self._slot_freed.set()
+            request_leaving.reset(leaving)
+            self._land(window, ticket)
 
-    async def _wait_for_start(self, halt: asyncio.Event, window: _Window) -> None:
-        while not halt.is_set():
-            delay = self._delay(window)
-            if delay > 0:
-                most = MAX_SPREAD if self.paused_for >= delay else WINDOW_SPREAD
-                spread = random.uniform(0, min(most, delay * SPREAD_SHARE))
-                await sleep_unless(halt, delay + spread)
-            elif len(self._flying) >= self.in_flight_limit or _spent_pending_answers(window):
-                self._slot_freed.clear()
-                await _first_of(halt.wait(), self._slot_freed.wait())
+    def observe(self, rate_limit: RateLimit | None, ticket: Ticket) -> None:
+        """Take in the answer to request `ticket` (whatever its status), and its `RateLimit`
+        header if it has one."""
+        window = self._windows[ticket.group]
+        if rate_limit is not None:
+            self._learn(window, rate_limit, ticket)
+        self.control.answered(ticket.mark, self._clock(), self._pace(window))
+        self._release()
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new request back for `seconds` (a 429 said so)."""
+        self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    def congested(self) -> None:
+        """A 429 or a 503: fewer requests in flight for a while."""
+        known = [pace for w in self._windows.values() if (pace := self._pace(w)) is not None]
+        self.control.congested(self._clock(), max(known, default=None))
+
+    # Waiting in line
+
+    def _queued(self) -> bool:
+        return any(self._lines.values())
+
+    def _may_start(self, window: _Window, now: float) -> bool:
+        return self.in_flight < self.in_flight_limit and self._delay(window, now) <= 0
+
+    async def _wait_in_line(self, window: _Window, group: str, halt: asyncio.Event | None) -> None:
+        waiter = _Waiter(next(self._order), asyncio.get_running_loop().create_future())
+        line = self._lines.setdefault(group, deque())
+        line.append(waiter)
+        self._release()
+        try:
+            await _until(waiter.future, halt)
+            if halt is not None and halt.is_set():
+                raise Halted
+        except BaseException:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._reserved -= 1  # its place was given and is not taken: pass it on
+                window.leaving -= 1
+                self._release()
             else:
-                return
-        raise Halted
+                waiter.future.cancel()
+                line.remove(waiter)
+            raise
 
-    def _delay(self, window: _Window) -> float:
-        """Seconds until the pause, the group's budget and the user's cap all allow a start."""
+    def _release(self) -> None:
+        """Let waiters start, oldest first, as far as the pause, the budgets, the cap and the
+        in-flight limit allow; set a timer for the moment the first time-bound one may."""
         now = self._clock()
-        delay = self._resume_at - now
-        if window.budget is not None and window.budget <= 0 and not window.flying:
-            if now < window.ends:
-                delay = max(delay, window.ends - now)
-            else:
-                # A new window: its budget is unknown until the next answer tells it.
-                window.budget = None
+        wait = math.inf
+        while True:
+            ready: tuple[_Window, deque[_Waiter]] | None = None
+            for group, line in self._lines.items():
+                if not line:
+                    continue
+                window = self._windows[group]
+                delay = self._delay(window, now)
+                if delay > 0:
+                    wait = min(wait, delay)
+                elif ready is None or line[0].order < ready[1][0].order:
+                    ready = (window, line)
+            if ready is None:
+                break
+            window, line = ready
+            if self.in_flight >= self.in_flight_limit:
+                look_again = self._held(window, now)
+                if self.in_flight >= self.in_flight_limit:
+                    wait = min(wait, look_again)
+                    break
+            self._reserve(window, now)
+            line.popleft().future.set_result(None)
+        self._wake_in(wait)
+
+    def _held(self, window: _Window, now: float) -> float:
+        """Tell the controller; returns when to look again if nothing happens meanwhile."""
+        pace = self._pace(window)
+        if pace is None:
+            known = [p for w in self._windows.values() if (p := self._pace(w)) is not None]
+            pace = max(known, default=None)
+        oldest = min((w.flying[0][0] for w in self._windows.values() if w.flying), default=now)
+        room = None
+        if window.budget is not None and window.ends > now:
+            room = Room(window.budget, window.ends - now)
+        look_again = self.control.held(now, pace, now - oldest, room)
+        return math.inf if look_again is None else look_again
+
+    def _wake_in(self, wait: float) -> None:
+        if math.isinf(wait):
+            return
+        at = self._clock() + wait
+        if self._timer is not None and self._timer_at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = asyncio.get_running_loop().call_later(wait, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        self._release()
+
+    # Starting and ending
+
+    def _reserve(self, window: _Window, now: float) -> None:
+        self._reserved += 1
+        window.leaving += 1
+        if window.budget is not None:
+            window.budget -= 1
+        if self.cap is not None:
+            self._starts.append(now)
+
+    def _take_off(self, window: _Window, group: str) -> Ticket:
+        # Timed when the request is about to leave, not when its place was given: in a burst,
+        # the last of a hundred leaves a good while after the first.
+        now = self._clock()
+        self._reserved -= 1
+        window.leaving -= 1
+        self._flying += 1
+        number = next(self._tickets)
+        window.flying.append((now, number))
+        window.unsent += 1
+        ticket = Ticket(number, group, now, Mark(now, self._flying))
+        if self._traced is False:
+            self._gone(window, ticket.number, now)
+        return ticket
+
+    def _left(self, ticket: Ticket) -> None:
+        """The request's first byte is being written."""
+        self._traced = True
+        if ticket.number not in self._left_at:
+            now = self._clock()
+            window = self._windows[ticket.group]
+            self._gone(window, ticket.number, now)
+            if window.rolled and not window.anchored and now >= window.ends - window.length:
+                window.ends = now + window.length
+                window.anchored = True
+
+    def _gone(self, window: _Window, number: int, left: float) -> None:
+        self._left_at[number] = left
+        window.unsent -= 1
+        bisect.insort(window.gone, (left, number))
+
+    def _untraced(self) -> None:
+        """The transport does not say when requests leave: take each to leave as it starts."""
+        self._traced = False
+        for window in self._windows.values():
+            for started, number in window.flying:
+                if number not in self._left_at:
+                    self._gone(window, number, started)
+
+    def _land(self, window: _Window, ticket: Ticket) -> None:
+        if self._traced is None and ticket.number not in self._left_at:
+            self._untraced()
+        self._flying -= 1
+        del window.flying[bisect.bisect_left(window.flying, (ticket.started, ticket.number))]
+        left = self._left_at.pop(ticket.number, None)
+        if left is None:
+            window.unsent -= 1  # it never left: no connection, say
+        else:
+            del window.gone[bisect.bisect_left(window.gone, (left, ticket.number))]
+        self._release()
+
+    # Budgets
+
+    def _delay(self, window: _Window, now: float) -> float:
+        """Seconds until the pause, the group's budget and the user's cap all allow a start."""
+        delay = max(self._resume_at - now, self._window_delay(window, now))
         if self.cap is not None:
             while self._starts and self._starts[0] <= now - self.cap.seconds:
                 self._starts.popleft()
@@ -185,45 +363,79 @@ class Pacer:
                 delay = max(delay, self._starts[0] + self.cap.seconds - now)
         return delay
 
-    def observe(self, rate_limit: RateLimit | None, ticket: Ticket) -> None:
-        """Take in the `RateLimit` header of the answer to request `ticket`. The other requests
-        in flight may or may not have reached Close before it answered (on separate
-        connections, a later one can arrive first), so each counts as still to spend the
-        `remaining`: a lower bound, which grows exact as they answer. Answers arrive out of
-        order, so in one window only the answer to the latest request counts."""
-        if rate_limit is None:
-            return
-        window = self._windows[ticket.group]
-        ends = self._clock() + rate_limit.reset
-        new_window = ends > window.ends + SAME_WINDOW + rate_limit.reset / 10
-        if not new_window and ticket.number < window.freshest:
-            return
-        window.budget = rate_limit.remaining - (len(window.flying) - 1)
-        window.ends = ends
-        window.freshest = ticket.number
+    def _window_delay(self, window: _Window, now: float) -> float:
+        if window.limit is None:
+            return 0.0
+        if now >= window.ends + ROLLOVER_MARGIN:
+            self._roll_over(window, now)
+        if window.budget is not None and window.budget <= 0:
+            return window.ends + ROLLOVER_MARGIN - now
+        return 0.0
 
-    def pause(self, seconds: float) -> None:
-        """Hold every new request back for `seconds` (a 429 said so)."""
-        self._resume_at = max(self._resume_at, self._clock() + seconds)
+    def _roll_over(self, window: _Window, now: float) -> None:
+        """The window has ended: the next is open with the whole limit to spend, less the
+        requests that left since, without waiting for an answer to say so (at 1 s an answer,
+        that would leave every other window idle)."""
+        assert window.limit is not None
+        window.budget = window.limit - self._gone_since(window, window.ends)
+        window.ends = now + window.length
+        window.rolled = True
+        window.anchored = False
+        window.counted = None
 
-    def congested(self) -> None:
-        """A 429 or a 503: fewer requests in flight, halved at most once per second."""
-        now = self._clock()
-        if now - self._last_slow_down >= SLOW_DOWN_EVERY:
-            self._last_slow_down = now
-            self._allowed = max(1, self._allowed // 2)
-            self._successes = 0
+    def _learn(self, window: _Window, rate_limit: RateLimit, ticket: Ticket) -> None:
+        """The budget left in the window the request landed in: the least `remaining` its
+        answers showed, less the requests in flight that Close may not have counted then (those
+        that left after that request, or just before it). Answers come back out of order, and
+        each one that lands shows that its request was counted."""
+        window.limit = rate_limit.limit
+        window.length = max(window.length, rate_limit.reset)
+        # Each request reached Close a little after it left, so each answer puts the end of
+        # its window a little early: the latest of them is the nearest to the truth.
+        left = self._left_at.get(ticket.number)
+        ends = (ticket.started if left is None else left) + rate_limit.reset
+        near = SAME_WINDOW + rate_limit.reset / 10
+        if ends < window.ends - near:
+            return  # about a window that has ended
+        if ends > window.ends + near:
+            window.counted = None  # a window that opened before the pacer took it to
+        if window.rolled or ends > window.ends + near:
+            window.ends, window.rolled = ends, False  # what Close says beats a guess
+        else:
+            window.ends = max(window.ends, ends)
+        if window.counted is None or rate_limit.remaining < window.counted.remaining:
+            counted_left = ticket.started if left is None else left
+            window.counted = _Counted(rate_limit.remaining, counted_left)
+        counted = window.counted
+        uncounted = self._gone_since(window, counted.left)
+        if left is None or left >= counted.left - REORDER:
+            uncounted -= 1  # this request, answered: counted
+        window.budget = counted.remaining - uncounted
 
-    def succeeded(self) -> None:
-        """A request went through: one more in flight after a round of successes."""
-        if self._allowed < self.max_in_flight:
-            self._successes += 1
-            if self._successes >= self._allowed:
-                self._allowed += 1
-                self._successes = 0
+    def _gone_since(self, window: _Window, moment: float) -> int:
+        """Requests in flight or about to be that may reach Close after `moment`: those that
+        left after it (or just before it), and those that have not left yet."""
+        later = len(window.gone) - bisect.bisect_left(window.gone, (moment - REORDER, -1))
+        return later + window.unsent + window.leaving
+
+    def _pace(self, window: _Window) -> float | None:
+        """Requests a second that the group's budget and the user's cap allow; None when
+        neither is known."""
+        paces = []
+        if window.limit is not None and window.length > 0:
+            paces.append(window.limit / window.length)
+        if self.cap is not None:
+            paces.append(self.cap.requests / self.cap.seconds)
+        return min(paces, default=None)
 
 
-def _spent_pending_answers(window: _Window) -> bool:
-    """The budget looks spent, but answers still to come will tell how much is left: the
-    estimate counts every request in flight as not yet seen by Close."""
-    return window.budget is not None and window.budget <= 0 and bool(window.flying)
+async def _until(future: asyncio.Future[None], halt: asyncio.Event | None) -> None:
+    """Wait for `future`, or until `halt` is set."""
+    if halt is None:
+        await future
+        return
+    halted = asyncio.ensure_future(halt.wait())
+    try:
+        await asyncio.wait((future, halted), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        halted.cancel()

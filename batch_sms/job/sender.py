@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,7 +27,7 @@ from tenacity import (
 
 from batch_sms.checks.validation import Update
 from batch_sms.close.client import CloseAPIError, CloseClient, Reply
-from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
+from batch_sms.close.pacing import MAX_IN_FLIGHT, Halted, Pacer, RateCap, Ticket, sleep_unless
 from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
 from batch_sms.output.results import Outcome, RowResult
 
@@ -38,13 +39,17 @@ CREDENTIAL_STATUSES = frozenset({401, 403})
 MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
+# Batches whose states are read while the rows before them are sent: one read at a time, at
+# 1 s an answer, would feed the workers at most 100 rows a second.
+PREFLIGHT_AHEAD = 4
 # Close limits each endpoint group (path and method) on its own.
 PUT_ONE, GET_ONE, LIST = "PUT activity/sms/{id}/", "GET activity/sms/{id}/", "GET activity/sms/"
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    concurrency: int = 8
+    concurrency: int = MAX_IN_FLIGHT
+    """The most requests in flight: the pacer finds how many it needs, up to this."""
     max_retries: int = 5
     """Retries per row after a 5xx or a network error."""
     retry_wait: float = 0.5
@@ -67,6 +72,7 @@ class RunReport:
 
 
 ResultSink = Callable[[RowResult], None]
+_Read = tuple[list[Update], "asyncio.Future[dict[int, Verdict | str]]"]
 StartSink = Callable[[Update], None]
 
 
@@ -165,21 +171,26 @@ class Sender:
         `updates` asks to pass on the rows held so far. Once the run halts, the rest are
         `not_attempted`, so that every row still gets its result."""
         batch: list[Update] = []
+        reads: deque[_Read] = deque()
         if not self.settings.preflight:
             batch = await self._check_access(updates)
-        async for update in updates:
-            if update is None:
-                await self._pass_on(batch)
-                batch = []
-                continue
-            if self.halted:
-                self._not_started(update)
-                continue
-            batch.append(update)
-            if len(batch) == PREFLIGHT_BATCH:
-                await self._pass_on(batch)
-                batch = []
-        await self._pass_on(batch)
+        try:
+            async for update in updates:
+                if update is None:
+                    await self._pass_on(reads, batch, ahead=0)
+                    batch = []
+                    continue
+                if self.halted:
+                    self._not_started(update)
+                    continue
+                batch.append(update)
+                if len(batch) == PREFLIGHT_BATCH:
+                    await self._pass_on(reads, batch, PREFLIGHT_AHEAD)
+                    batch = []
+            await self._pass_on(reads, batch, ahead=0)
+        finally:
+            for _, read in reads:
+                read.cancel()
         for _ in range(self.settings.concurrency):
             await self.queue.put(None)
 
@@ -195,9 +206,20 @@ class Sender:
                 return [first]
         return []
 
-    async def _pass_on(self, batch: list[Update]) -> None:
+    async def _pass_on(self, reads: deque[_Read], batch: list[Update], ahead: int) -> None:
+        """Start reading `batch`, then pass on the batches read, oldest first, until at most
+        `ahead` are still being read."""
+        if batch:
+            reads.append((batch, asyncio.ensure_future(self._states(batch))))
+        while len(reads) > ahead:
+            batch, read = reads.popleft()
+            await self._hand_over(batch, await read)
+
+    async def _states(self, batch: list[Update]) -> dict[int, Verdict | str]:
         checked = [u for u in batch if self.settings.preflight or u.uncertain]
-        verdicts = await self._read_states(checked) if checked and not self.halted else {}
+        return await self._read_states(checked) if checked and not self.halted else {}
+
+    async def _hand_over(self, batch: list[Update], verdicts: dict[int, Verdict | str]) -> None:
         for update in batch:
             if self.halted:
                 self._not_started(update)
@@ -337,7 +359,6 @@ class Sender:
             self._note_answer(error.rate_limit, ticket, error.status_code, error)
             raise
         self.pacer.observe(reply.rate_limit, ticket)
-        self.pacer.succeeded()
         return reply
 
     def _note_answer(
