@@ -17,8 +17,9 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 API_KEY = "sandbox_api_key"  # the sandbox's key
 STARTUP_SECONDS = 30.0  # how long a sandbox may take to answer before the benchmark gives up
@@ -112,12 +113,31 @@ def run_tool(source: Path, base_url: str | None, *options: str) -> Run:
 
 @dataclass(frozen=True)
 class Stats:
-    """The sandbox's answer at /_sandbox/stats."""
+    """The sandbox's answer at /_sandbox/stats (for one endpoint group, in `groups`)."""
 
     requests: int
     by_status: dict[int, int]
     first_at: float | None
     last_at: float | None
+    groups: dict[str, Stats] = field(default_factory=dict)
+    window_at: float | None = None  # when the group's latest rate-limit window opened
+    window_requests: int = 0  # ... and how many requests it counted
+    peak_in_flight: int = 0
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Stats:
+        statuses = {int(code): count for code, count in body["by_status"].items()}
+        groups = {name: cls.from_json(group) for name, group in body.get("groups", {}).items()}
+        return cls(
+            body["requests"],
+            statuses,
+            body["first_at"],
+            body["last_at"],
+            groups,
+            body.get("window_at"),
+            body.get("window_requests", 0),
+            body.get("peak_in_flight", 0),
+        )
 
     def span(self, tail: float = 0.0) -> float:
         """Seconds from the first request to the last one plus `tail` (its answer or window)."""
@@ -148,9 +168,7 @@ class SandboxProcess:
     def stats(self) -> Stats:
         url = self.base_url.replace("/api/v1/", "/_sandbox/stats")
         with urllib.request.urlopen(url, timeout=10) as answer:
-            body = json.load(answer)
-        statuses = {int(code): count for code, count in body["by_status"].items()}
-        return Stats(body["requests"], statuses, body["first_at"], body["last_at"])
+            return Stats.from_json(json.load(answer))
 
     def peak_rss_mb(self) -> float | None:
         """The sandbox's own peak RSS so far (Linux: VmHWM), None where /proc has none."""

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from benchmarks.harness import Run, Stats, baseline_python, run_baseline, run_tool, sandbox
 from benchmarks.harness import write_input as _write_input
-from benchmarks.report import Figure
+from benchmarks.report import Figure, Table
+from benchmarks.ride import ride_grid
 
 RATE_LIMIT = 40  # requests per window, like a tight Close endpoint
 RATE_WINDOW = 1.0  # seconds
@@ -30,6 +31,7 @@ class Setup:
     scale: float = 1.0  # row counts are the times this
     memory_rows: int | None = None  # default: 1,000,000 times scale
     baseline: bool = True  # run the official client in its own venv
+    quick: bool = False  # ride: a few cells of the grid, for iterating
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
 
     def rows(self, full: int) -> int:
@@ -197,9 +199,10 @@ def _linearity(runs: dict[int, tuple[Run, float | None]], small: int, rows: int)
     )
 
 
-MEASUREMENTS: dict[str, Callable[[Setup], list[Figure]]] = {
+MEASUREMENTS: dict[str, Callable[[Setup], list[Figure] | list[Figure | Table]]] = {
     "rate": rate_limit_riding,
     "latency": latency_hiding,
     "overhead": overhead,
     "memory": memory,
+    "ride": ride_grid,  # 5. in a module of its own: benchmarks/ride.py
 }

@@ -36,6 +36,21 @@ def _number(value: float, unit: str) -> str:
 HEADER = ["measurement", "ours", "baseline or goal", "ratio", "verdict"]
 
 
+@dataclass(frozen=True)
+class Table:
+    """A measurement's figures in a grid of their own, after the main table."""
+
+    title: str
+    header: Sequence[str]
+    rows: Sequence[Sequence[str]]
+    notes: Sequence[str] = ()
+
+    def lines(self) -> list[str]:
+        lines = ["", f"## {self.title}", "", _row(self.header), _row(["---"] * len(self.header))]
+        lines += [_row(row) for row in self.rows]
+        return lines + ([""] + list(self.notes) if self.notes else [])
+
+
 def header_lines(now: datetime, notes: Sequence[str] = ()) -> list[str]:
     return [
         f"Date: {now.astimezone(UTC):%Y-%m-%d %H:%M} UTC",
@@ -61,10 +76,12 @@ def _git(folder: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def markdown(figures: Sequence[Figure], header: Sequence[str]) -> str:
+def markdown(figures: Sequence[Figure], header: Sequence[str], tables: Sequence[Table] = ()) -> str:
     lines = ["# batch-sms benchmarks", "", *(f"- {line}" for line in header), ""]
     lines += [_row(HEADER), _row(["---"] * len(HEADER))]
     lines += [_row(figure.cells()) for figure in figures]
+    for table in tables:
+        lines += table.lines()
     return "\n".join(lines) + "\n"
 
 

@@ -8,6 +8,10 @@
              the official client (closeio, in benchmarks/out/baseline-venv, made once).
 3. overhead: no latency, no limit, 20,000 rows: rows/s and CPU seconds per 1,000 rows.
 4. memory:   peak RSS of a dry run and a real run of 1,000,000 rows, and of a quarter of them.
+5. ride:     limits of 16 to 200 requests a second x answer times of 50 ms to 1 s, and answer
+             times stepping from 100 ms to 800 ms and back, 12 seconds' worth of rows each:
+             share of the limit, 429s, peak in flight and CPU per row, with the defaults and
+             with the old fixed --concurrency 8.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.measures import MEASUREMENTS, Setup  # noqa: E402
-from benchmarks.report import Figure, header_lines, markdown  # noqa: E402
+from benchmarks.report import Figure, Table, header_lines, markdown  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,6 +48,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-baseline", action="store_true", help="skip the official client's loop"
     )
     parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="ride: 4 cells of the grid and the latency step, not all 20 (default: all)",
+    )
+    parser.add_argument(
         "--note", action="append", default=[], help="a line for the results' header (repeatable)"
     )
     parser.add_argument(
@@ -62,20 +71,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def run_suite(names: Sequence[str], setup: Setup) -> list[Figure]:
+def run_suite(names: Sequence[str], setup: Setup) -> list[Figure | Table]:
     setup.folder.mkdir(parents=True, exist_ok=True)
     return [figure for name in names for figure in MEASUREMENTS[name](setup)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
-    setup = Setup(args.work, args.scale, args.memory_rows, not args.no_baseline)
+    setup = Setup(args.work, args.scale, args.memory_rows, not args.no_baseline, args.quick)
     # Taken before measuring: the code measured is the code at the start, and a long run
     # may see commits land meanwhile.
     notes = [f"Scale: {args.scale:g} of the issue's row counts", *args.note]
     header = header_lines(datetime.now(UTC), notes)
-    figures = run_suite(args.only, setup)
-    table = markdown(figures, header)
+    results = run_suite(args.only, setup)
+    figures = [result for result in results if isinstance(result, Figure)]
+    tables = [result for result in results if isinstance(result, Table)]
+    table = markdown(figures, header, tables)
     print(table)
     args.out.write_text(table, encoding="utf-8")
     print(f"Written to {args.out}", file=sys.stderr)

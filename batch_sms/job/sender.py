@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -72,7 +71,6 @@ class RunReport:
 
 
 ResultSink = Callable[[RowResult], None]
-_Read = tuple[list[Update], "asyncio.Future[dict[int, Verdict | str]]"]
 StartSink = Callable[[Update], None]
 
 
@@ -171,7 +169,7 @@ class Sender:
         `updates` asks to pass on the rows held so far. Once the run halts, the rest are
         `not_attempted`, so that every row still gets its result."""
         batch: list[Update] = []
-        reads: deque[_Read] = deque()
+        reads: set[asyncio.Future[None]] = set()
         if not self.settings.preflight:
             batch = await self._check_access(updates)
         try:
@@ -189,7 +187,7 @@ class Sender:
                     batch = []
             await self._pass_on(reads, batch, ahead=0)
         finally:
-            for _, read in reads:
+            for read in reads:
                 read.cancel()
         for _ in range(self.settings.concurrency):
             await self.queue.put(None)
@@ -206,20 +204,23 @@ class Sender:
                 return [first]
         return []
 
-    async def _pass_on(self, reads: deque[_Read], batch: list[Update], ahead: int) -> None:
-        """Start reading `batch`, then pass on the batches read, oldest first, until at most
-        `ahead` are still being read."""
+    async def _pass_on(
+        self, reads: set[asyncio.Future[None]], batch: list[Update], ahead: int
+    ) -> None:
+        """Read `batch` and pass it on in the background; return once at most `ahead` batches
+        are still being read or passed on. Each goes on as soon as its own read is back: one
+        slow read holds up only its own rows (results are put in order later all the same)."""
         if batch:
-            reads.append((batch, asyncio.ensure_future(self._states(batch))))
+            reads.add(asyncio.ensure_future(self._read_and_hand_over(batch)))
         while len(reads) > ahead:
-            batch, read = reads.popleft()
-            await self._hand_over(batch, await read)
+            done, _ = await asyncio.wait(reads, return_when=asyncio.FIRST_COMPLETED)
+            reads -= done
+            for read in done:
+                read.result()  # its error, if any, is the feeder's
 
-    async def _states(self, batch: list[Update]) -> dict[int, Verdict | str]:
+    async def _read_and_hand_over(self, batch: list[Update]) -> None:
         checked = [u for u in batch if self.settings.preflight or u.uncertain]
-        return await self._read_states(checked) if checked and not self.halted else {}
-
-    async def _hand_over(self, batch: list[Update], verdicts: dict[int, Verdict | str]) -> None:
+        verdicts = await self._read_states(checked) if checked and not self.halted else {}
         for update in batch:
             if self.halted:
                 self._not_started(update)
