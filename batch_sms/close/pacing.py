@@ -107,7 +107,7 @@ class _Window:
     # request that reaches it, so it is taken to end `length` after the first one that left.
     rolled: bool = False
     anchored: bool = False  # a request has left since it rolled: `ends` counts from it
-    opened_by: int | None = None  # the request let go alone to open it (see OPENER_WAIT)
+    opening: bool = False  # a request was let go alone to open it (see OPENER_WAIT)
     counted: _Counted | None = None  # the last request Close counted in the window, as known
     flying: list[tuple[float, int]] = field(default_factory=list)  # (started, number), in order
     # Requests in flight by when they left, which on fresh connections can be tens of
@@ -300,8 +300,8 @@ class Pacer:
     def _reserve(self, window: _Window, now: float) -> None:
         self._reserved += 1
         window.leaving += 1
-        if window.rolled and not window.anchored and self._traced and window.opened_by is None:
-            window.opened_by = window.leaving
+        if window.rolled and not window.anchored and self._traced:
+            window.opening = True
         if window.budget is not None:
             window.budget -= 1
         if self.cap is not None:
@@ -332,7 +332,7 @@ class Pacer:
             if window.rolled and not window.anchored and now >= window.ends - window.length:
                 window.ends = now + window.length
                 window.anchored = True
-                if window.opened_by is not None:
+                if window.opening:
                     self._release()  # the rest of the window's budget may go now
 
     def _gone(self, window: _Window, number: int, left: float) -> None:
@@ -379,7 +379,7 @@ class Pacer:
             self._roll_over(window, now)
         if window.budget is not None and window.budget <= 0:
             return window.ends + ROLLOVER_MARGIN - now
-        if window.opened_by is not None and window.rolled and not window.anchored:
+        if window.opening and window.rolled and not window.anchored:
             return max(0.0, window.ends - window.length + OPENER_WAIT - now)
         return 0.0
 
@@ -392,7 +392,7 @@ class Pacer:
         window.ends = now + window.length
         window.rolled = True
         window.anchored = False
-        window.opened_by = None
+        window.opening = False
         window.counted = None
 
     def _learn(self, window: _Window, rate_limit: RateLimit, ticket: Ticket) -> None:
