@@ -10,7 +10,8 @@ import pytest
 
 from batch_sms.files.rows import InputTable
 from batch_sms.files.tables import open_table_writer
-from batch_sms.output.results import OrderedResults, RowResult
+from batch_sms.models import RowResult
+from batch_sms.output.results import OrderedResults
 from batch_sms.sandbox.server import Sandbox, SandboxConfig
 
 # A fixed "now" for everything that compares with the clock.

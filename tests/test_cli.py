@@ -209,7 +209,7 @@ def test_a_key_revoked_half_way_of_a_send_stops_orderly_and_resumes_without_rese
     assert [row["id"] for row in read_csv(out)] == [row["id"] for row in rows]
     assert set(outcomes(out)) == {"updated"}
     assert [sandbox.sends(row["id"]) for row in rows] == [1] * 10
-    # Row 4's first PUT was refused (401, nothing applied); the journal's rows were not PUT.
+    # Row 4's first PUT was refused (401, nothing applied); the ledger's rows were not PUT.
     assert [puts(sandbox, n) for n in range(10)] == [1] * 4 + [2] + [1] * 5
 
 

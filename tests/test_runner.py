@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from batch_sms.checks.validation import Update
 from batch_sms.close.client import CloseClient, Credentials
 from batch_sms.job.sender import RunReport, RunSettings, Sender, send_updates
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.models import Evidence, Outcome, RowResult, Update
 from tests.conftest import activity_id
 
 FAST = RunSettings(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)
@@ -492,14 +491,27 @@ def test_an_empty_run_asks_nothing() -> None:
     assert (results, report.aborted, script.access_checks) == ({}, None, 0)
 
 
-def test_a_row_that_may_have_been_sent_keeps_saying_so_when_the_run_stops_before_it() -> None:
+def test_a_row_read_as_a_draft_before_the_run_stopped_is_no_longer_uncertain() -> None:
     script = Script({0: [httpx.Response(401, json={"error": "revoked"})]})
     updates = [update(0, EDIT), replace(update(1, SEND), uncertain=True)]
     settings = RunSettings(concurrency=1, retry_wait=0.01, preflight=False)
     results, report = send(script, updates, settings)
     assert report.aborted == "Close answered 401 to the credentials: revoked"
+    # Its read before sending showed a draft: the earlier run did not send it.
     assert results[1].error_message == (
-        "not attempted: Close answered 401 to the credentials: revoked; an earlier run "
-        "reported that the SMS may have been sent: check it in Close before you run this row "
-        "again"
+        "not attempted: Close answered 401 to the credentials: revoked"
+    )
+    assert results[1].evidence is Evidence.NONE
+
+
+def test_a_row_that_may_have_been_sent_keeps_saying_so_when_close_could_not_be_read() -> None:
+    script = Script(access=httpx.Response(500, json={"error": "boom"}))
+    updates = [replace(update(1, SEND), uncertain=True)]
+    settings = RunSettings(concurrency=1, retry_wait=0.01, max_retries=1, preflight=False)
+    results, _ = send(script, updates, settings)
+    assert results[1].outcome is Outcome.FAILED
+    assert results[1].evidence is Evidence.UNKNOWN
+    assert results[1].error_message.endswith(
+        "an earlier run reported that the SMS may have been sent: check it in Close before "
+        "you run this row again"
     )

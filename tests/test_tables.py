@@ -11,7 +11,7 @@ import pytest
 from batch_sms.files import columns
 from batch_sms.files.rows import ReadOptions, read_table
 from batch_sms.files.tables import open_table_writer
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.models import Outcome, RowResult
 from tests.conftest import activity_id, write_results
 
 ROWS = [

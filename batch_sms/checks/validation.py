@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,72 +20,12 @@ from batch_sms.checks.phones import PhoneError
 from batch_sms.checks.segments import SegmentCount, count_segments, ucs2_warning
 from batch_sms.checks.times import QuietHours, TimeError
 from batch_sms.files import columns
-from batch_sms.files.rows import SourceRow
+from batch_sms.models import Invalid, Problem, SourceRow, Update
 
 ACTIVITY_ID = re.compile(r"^acti_[0-9A-Za-z]{10,64}$")
 _OBJECT_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{4,64}$")
 _PHONE_COLUMNS = ("local_phone", "remote_phone")
 _TIME_COLUMNS = ("date_scheduled", "activity_at")
-
-
-class Kind(StrEnum):
-    """What an update does to the SMS, as the user will want it summarized."""
-
-    SEND_NOW = "send_now"
-    SCHEDULE = "schedule"
-    EDIT = "edit"
-
-
-@dataclass(frozen=True)
-class Update:
-    """A valid row: the activity to update and the JSON body of its PUT."""
-
-    index: int
-    number: int
-    activity_id: str
-    body: dict[str, Any] = field(hash=False)
-    uncertain: bool = False
-    """An earlier run may have sent this row already: Close must be asked before it is sent."""
-    segments: int | None = None
-    """SMS segments of the text, when the row has one."""
-    warnings: tuple[str, ...] = ()
-    """Things worth knowing that do not stop the row, like a character that doubles its cost."""
-
-    @property
-    def kind(self) -> Kind:
-        status = self.body.get("status")
-        if status == "outbox":
-            return Kind.SEND_NOW
-        if status == "scheduled":
-            return Kind.SCHEDULE
-        return Kind.EDIT
-
-    @property
-    def sends(self) -> bool:
-        """True when Close sends an SMS because of this update: it must never be repeated."""
-        return self.body.get("status") in rules.SENDING_STATUSES
-
-
-@dataclass(frozen=True)
-class Problem:
-    column: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """A row that will not be sent, with everything wrong with it."""
-
-    index: int
-    number: int
-    activity_id: str
-    problems: tuple[Problem, ...]
-
-    def describe(self, header: Callable[[str], str] = str) -> str:
-        """The problems as one line, each led by the column as the user's file names it."""
-        return "; ".join(
-            f"{header(p.column)}: {p.message}" if p.column else p.message for p in self.problems
-        )
 
 
 class CellError(ValueError):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from batch_sms import __version__
 from batch_sms.cli.run import rerun, run
 from batch_sms.cli.sandbox import sandbox_command
 from batch_sms.cli.status import ExitCode
+from batch_sms.version import __version__
 
 __all__ = ["ExitCode", "cli"]
 

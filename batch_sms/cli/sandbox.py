@@ -7,11 +7,9 @@ from pathlib import Path
 import click
 
 from batch_sms.cli.options import input_options, parsed
-from batch_sms.cli.run import _note_warnings, _read_input, _rows
+from batch_sms.cli.status import fail_on_errors
 from batch_sms.close.pacing import RateCap, parse_rate_cap
-from batch_sms.files.rows import (
-    ReadOptions,
-)
+from batch_sms.files.rows import ReadOptions, read_table
 from batch_sms.sandbox.server import Sandbox, SandboxConfig
 
 
@@ -83,10 +81,12 @@ def sandbox_command(
         any_id=any_id,
     )
     server = Sandbox(config, port=port)
-    for path in seed_files:
-        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
-        _note_warnings(table)
-        server.seed_drafts(row.activity_id for row in _rows(table))
+    with fail_on_errors():
+        for path in seed_files:
+            table = read_table(path, ReadOptions(sheet, encoding, column_map))
+            for warning in table.warnings:
+                click.echo(f"Note: {warning}", err=True)
+            server.seed_drafts(row.activity_id for row in table.rows())
     try:
         server.start()
     except OSError as error:

@@ -12,10 +12,20 @@ from enum import StrEnum
 from typing import Any
 
 from batch_sms import rules
-from batch_sms.checks.validation import Update
+from batch_sms.models import Update
 
 # The fields a judgement needs, kept small because the preflight reads every row.
-READ_FIELDS = ("id", "status", "text", "date_scheduled", "date_sent", "error_message")
+READ_FIELDS = (
+    "id",
+    "status",
+    "text",
+    "date_scheduled",
+    "date_sent",
+    "error_message",
+    # What an undo puts back, and whom the SMS goes to.
+    "local_phone",
+    "remote_phone",
+)
 
 
 class State(StrEnum):

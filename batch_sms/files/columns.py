@@ -28,6 +28,7 @@ FIELDS = (
 # already: they are recognized, read for the previous outcome, and replaced rather than sent.
 RESULTS = (
     "outcome",
+    "evidence",
     "error_message",
     "http_status",
     "attempts",

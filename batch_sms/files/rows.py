@@ -14,6 +14,7 @@ from openpyxl.utils import get_column_letter
 
 from batch_sms.files import columns
 from batch_sms.files.sources import InputError, Source, ignored_options, open_source
+from batch_sms.models import SourceRow
 
 __all__ = [
     "FIRST_ROW_NUMBER",
@@ -41,23 +42,6 @@ class ReadOptions:
     column_map: tuple[tuple[str, str], ...] = ()
     """(header as written in the file, column name) pairs: headers renamed before matching."""
     chunk_rows: int = 10_000
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """One input row: its position, its cells by canonical column name, and the outcome a
-    previous run gave it when the input is a results file."""
-
-    index: int
-    number: int
-    activity_id: str
-    cells: dict[str, str]
-    previous_outcome: str
-    blank: bool = False
-    """Every cell of the row is empty, the columns batch-sms ignores included; a results
-    file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
-    values: tuple[str, ...] = ()
-    """Every cell as read, aligned with `InputTable.columns`, for the results file."""
 
 
 @dataclass(frozen=True)

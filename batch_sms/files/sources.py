@@ -21,6 +21,8 @@ import pandas as pd
 import python_calamine
 from openpyxl.styles.numbers import is_datetime
 
+from batch_sms.errors import InputError
+
 OPENPYXL_SUFFIXES = {".xlsx", ".xlsm"}
 CALAMINE_SUFFIXES = {".xls", ".xlsb", ".ods"}
 SPREADSHEET_SUFFIXES = OPENPYXL_SUFFIXES | CALAMINE_SUFFIXES
@@ -31,10 +33,6 @@ SNIFF_LINES = 50
 DELIMITERS = ",;\t"
 _DELIMITER_NAMES = {";": "semicolons", "\t": "tabs"}
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-class InputError(Exception):
-    """The input file cannot be used as it is; the message says why and how to fix it."""
 
 
 class Source(Protocol):

@@ -13,18 +13,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from batch_sms.checks.segments import SegmentTally
-from batch_sms.checks.validation import (
-    DEFAULT_SETTINGS,
+from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings, Validator
+from batch_sms.files.rows import InputTable
+from batch_sms.job import messages
+from batch_sms.job.ledger import Recovered
+from batch_sms.models import (
+    Evidence,
     Invalid,
     Kind,
+    Outcome,
+    RowResult,
+    SourceRow,
     Update,
-    ValidationSettings,
-    Validator,
+    evidence_of,
 )
-from batch_sms.files.rows import InputTable, SourceRow
-from batch_sms.job.journal import Recovered
-from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
-from batch_sms.output.results import Outcome, RowResult
 
 INVALID_SHOWN = 10
 
@@ -75,10 +77,14 @@ class Planner:
         settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
-        message = f"not attempted: {reason}"
         if self._may_have_been_sent(row, journaled):
-            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
-        return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=message)
+            return RowResult(
+                row.index,
+                Outcome.NOT_ATTEMPTED,
+                error_message=f"not attempted: {reason}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
+                evidence=Evidence.UNKNOWN,
+            )
+        return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=f"not attempted: {reason}")
 
     def _settled_earlier(self, row: SourceRow, journaled: RowResult | None) -> RowResult | None:
         """The result an earlier run gave the row, when it needs nothing more."""
@@ -89,10 +95,12 @@ class Planner:
         return None
 
     def _may_have_been_sent(self, row: SourceRow, journaled: RowResult | None) -> bool:
+        """An earlier run (this one's ledger, or the results file being rerun) left the row
+        with a send that may have gone out: it is read back before anything is sent."""
         if row.index in self.in_flight:
             return True
-        earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
-        return MAY_HAVE_BEEN_SENT in earlier
+        evidence = journaled.evidence if journaled else evidence_of(row)
+        return evidence.may_have_been_sent
 
     def classified(self) -> Iterator[tuple[SourceRow, Update | RowResult]]:
         for row in self.table.rows():

@@ -24,18 +24,17 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from batch_sms.checks.validation import Update
 from batch_sms.close.client import CloseAPIError, CloseClient, Reply
 from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
 from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.job import messages
+from batch_sms.models import Evidence, Outcome, RowResult, Update
 
 # Errors raised before a single byte of the request reached Close.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 CONGESTION_STATUSES = frozenset({429, 503})
 CREDENTIAL_STATUSES = frozenset({401, 403})
-MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
 # Close limits each endpoint group (path and method) on its own.
@@ -68,6 +67,7 @@ class RunReport:
 
 ResultSink = Callable[[RowResult], None]
 StartSink = Callable[[Update], None]
+BeforeSink = Callable[[Update, dict[str, Any]], None]
 
 
 class _NotStarted(Exception):
@@ -117,10 +117,12 @@ class Sender:
         settings: RunSettings = RunSettings(),
         pacer: Pacer | None = None,
         on_start: StartSink | None = None,
+        on_before: BeforeSink | None = None,
     ) -> None:
         self.client = client
         self.on_result = on_result
         self.on_start = on_start or (lambda update: None)
+        self.on_before = on_before or (lambda update, activity: None)
         self.halt = asyncio.Event()
         self.settings = settings
         self.pacer = pacer or Pacer(settings.concurrency, settings.rate_cap)
@@ -137,7 +139,7 @@ class Sender:
         self.stopping = True
         self.halt.set()
 
-    def _abort(self, reason: str) -> None:
+    def abort(self, reason: str) -> None:
         if self.aborted is None:
             self.aborted = reason
             self.halt.set()
@@ -191,7 +193,7 @@ class Sender:
                 async with self.pacer.turn(group=LIST):
                     refused = await check_access(self.client, first.activity_id, self.settings)
                 if refused is not None:
-                    self._abort(refused)
+                    self.abort(refused)
                 return [first]
         return []
 
@@ -202,11 +204,17 @@ class Sender:
             if self.halted:
                 self._not_started(update)
                 continue
-            result = self._preflight_result(update, verdicts.get(update.index))
+            verdict = verdicts.get(update.index)
+            result = self._preflight_result(update, verdict)
             if result is not None:
                 self._report(update, result)
-            else:
-                await self.queue.put(update)
+                continue
+            if isinstance(verdict, Verdict):
+                # Close shows the SMS open to this update: whatever an earlier run did, it did
+                # not send it, and this is the state that an undo puts back.
+                self.on_before(update, verdict.activity)
+                update = replace(update, uncertain=False)
+            await self.queue.put(update)
 
     def _preflight_result(self, update: Update, verdict: Verdict | str | None) -> RowResult | None:
         """The row's result when its current state in Close settles it, None to send it."""
@@ -223,9 +231,11 @@ class Sender:
         shown = RowResult.from_activity(update.index, verdict.activity, None, 0)
         if verdict.state is State.APPLIED:
             message = f"already applied before this run: Close shows it {verdict.shown}"
-            return replace(shown, error_message=message)
+            return replace(shown, error_message=message, evidence=Evidence.BEFORE_RUN)
         message = f"not sent: Close shows it {verdict.shown}, no longer a draft"
-        return replace(shown, outcome=Outcome.SKIPPED, error_message=message)
+        return replace(
+            shown, outcome=Outcome.SKIPPED, error_message=message, evidence=Evidence.BEFORE_RUN
+        )
 
     async def _read_states(self, batch: list[Update]) -> dict[int, Verdict | str]:
         """Each row's verdict, or why its SMS could not be read; rows that Close does not list
@@ -239,7 +249,7 @@ class Sender:
         except httpx.TransportError as error:
             # Close cannot be reached even for reads after retries: sending would be futile.
             detail = describe_transport_error(error)
-            self._abort(f"could not reach Close at {self.client.base_url} ({detail})")
+            self.abort(f"could not reach Close at {self.client.base_url} ({detail})")
             return {}
         by_id = {str(item.get("id")): item for item in found}
         return {u.index: judge(u, by_id[u.activity_id]) for u in batch if u.activity_id in by_id}
@@ -359,17 +369,18 @@ class Sender:
         except (CloseAPIError, httpx.TransportError) as read_error:
             message = (
                 f"no answer to the send ({lost}), and reading it back failed "
-                f"({_describe_error(read_error)}); {MAY_HAVE_BEEN_SENT}"
+                f"({_describe_error(read_error)}); {messages.MAY_HAVE_BEEN_SENT}"
             )
-            raise _Settled(_failed(update, message, attempts)) from None
+            unknown = _failed(update, message, attempts, Evidence.UNKNOWN)
+            raise _Settled(unknown) from None
         verdict = judge(update, reply.activity)
         if verdict.state is State.APPLIED:
             result = RowResult.from_activity(update.index, reply.activity, 200, attempts)
             note = f"no answer to the send ({lost}); read back: Close shows it {verdict.shown}"
-            raise _Settled(_with_message(result, note))
+            raise _Settled(replace(result, error_message=note, evidence=Evidence.READ_BACK))
         if verdict.state is State.CLOSED:
             message = f"no answer to the send ({lost}); Close now shows it {verdict.shown}"
-            raise _Settled(_failed(update, message, attempts))
+            raise _Settled(_failed(update, message, attempts, Evidence.READ_BACK))
 
     def _should_retry(self, update: Update, error: BaseException) -> bool:
         if self.halted:
@@ -392,7 +403,7 @@ class Sender:
 
     def _abort_on_credentials(self, error: CloseAPIError) -> None:
         if error.status_code in CREDENTIAL_STATUSES:
-            self._abort(f"Close answered {error.status_code} to the credentials: {error.message}")
+            self.abort(f"Close answered {error.status_code} to the credentials: {error.message}")
 
     def _failure(
         self, update: Update, error: Exception, attempts: int, read_back: bool
@@ -408,18 +419,23 @@ class Sender:
                 error_message=message,
                 http_status=error.status_code,
                 attempts=attempts,
+                evidence=Evidence.READ_BACK if read_back else Evidence.NONE,
             )
         assert isinstance(error, httpx.TransportError)
         return _transport_failure(update, error, attempts, read_back)
 
     def _not_started(self, update: Update) -> None:
-        message = f"not attempted: {self.halt_reason}"
-        if update.uncertain:
-            # Kept, so that the next run reads it back before sending it.
-            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
-        self._report(update, _not_attempted(update.index, message))
+        self._report(update, _not_attempted(update.index, f"not attempted: {self.halt_reason}"))
 
     def _report(self, update: Update, result: RowResult) -> None:
+        if update.uncertain and result.evidence is Evidence.NONE:
+            # Close was not read for this row, so what an earlier run may have sent stays
+            # unknown, and the next run reads it back before sending it.
+            result = replace(
+                result,
+                error_message=f"{result.error_message}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
+                evidence=Evidence.UNKNOWN,
+            )
         self.on_result(replace(result, segments=update.segments))
 
 
@@ -497,12 +513,12 @@ def _not_attempted(index: int, message: str) -> RowResult:
     return RowResult(index, Outcome.NOT_ATTEMPTED, error_message=message)
 
 
-def _failed(update: Update, message: str, attempts: int) -> RowResult:
-    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=attempts)
-
-
-def _with_message(result: RowResult, message: str) -> RowResult:
-    return replace(result, error_message=message)
+def _failed(
+    update: Update, message: str, attempts: int, evidence: Evidence = Evidence.NONE
+) -> RowResult:
+    return RowResult(
+        update.index, Outcome.FAILED, error_message=message, attempts=attempts, evidence=evidence
+    )
 
 
 def _halted_between_attempts(update: Update, reason: str, attempts: int) -> RowResult:
@@ -557,4 +573,5 @@ def _transport_failure(
         )
     else:
         message = f"no answer from Close ({detail}) in {attempts} attempts"
-    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=attempts)
+    evidence = Evidence.READ_BACK if read_back else Evidence.NONE
+    return _failed(update, message, attempts, evidence)

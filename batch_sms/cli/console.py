@@ -1,0 +1,128 @@
+"""What a run shows in the terminal: notes on the file, the rows that will not be sent, a
+progress bar on stderr, and the summary with the commands that carry on."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from batch_sms.cli.status import ExitCode
+from batch_sms.job.campaign import Campaign, RunSummary
+from batch_sms.job.plan import Plan
+from batch_sms.models import Outcome, RowResult
+
+
+def print_notes(campaign: Campaign, plan: Plan) -> None:
+    """What the user should know before anything is sent."""
+    table = campaign.table
+    assert table is not None
+    for warning in table.warnings:
+        click.echo(f"Note: {warning}", err=True)
+    if table.ignored:
+        names = ", ".join(table.ignored)
+        click.echo(f"Note: columns not sent (kept in the results): {names}", err=True)
+    _print_rows(
+        f"{plan.invalid:,} rows are invalid and will not be sent:",
+        plan.first_invalid,
+        plan.invalid,
+        "more: see the results file.",
+    )
+    _print_rows(
+        f"{plan.warned:,} rows fall out of GSM-7 because of a few characters:",
+        plan.first_warnings,
+        plan.warned,
+        "more.",
+    )
+
+
+def _print_rows(title: str, shown: list[tuple[int, str]], total: int, rest: str) -> None:
+    """A title, then the first rows as `row N: message`, then how many more there are."""
+    if not total:
+        return
+    click.echo(title, err=True)
+    for number, message in shown:
+        click.echo(f"  row {number}: {message}", err=True)
+    if total > len(shown):
+        click.echo(f"  ... and {total - len(shown):,} {rest}", err=True)
+
+
+_PROGRESS_NAMES = {
+    Outcome.UPDATED: "ok",
+    Outcome.FAILED: "failed",
+    Outcome.SKIPPED: "skipped",
+    Outcome.NOT_ATTEMPTED: "not attempted",
+}
+
+
+@contextlib.contextmanager
+def progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
+    disable = quiet or not sys.stderr.isatty()
+    with tqdm(total=total, unit="row", desc="Sending", file=sys.stderr, disable=disable) as bar:
+        # ok and failed from the start, the rest once they happen: a row not attempted after
+        # Ctrl-C, or skipped because Close shows it sent already, did not fail.
+        counts = {Outcome.UPDATED: 0, Outcome.FAILED: 0}
+
+        def advance(result: RowResult) -> None:
+            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+            shown = {_PROGRESS_NAMES[outcome]: count for outcome, count in counts.items()}
+            bar.set_postfix(shown, refresh=False)
+            bar.update()
+
+        yield advance
+
+
+def print_summary(summary: RunSummary, code: ExitCode, resume_command: str) -> None:
+    """Counts, where the results are, and what to do next."""
+    if summary.dry_run:
+        click.echo("Dry run: nothing was sent. If run for real:")
+        for line in summary.plan.describe():
+            click.echo(f"  {line}")
+        click.echo(f"Results: {summary.results_path}")
+        return
+    click.echo(
+        f"{summary.total_rows:,} rows in {summary.elapsed:.1f} s "
+        f"({summary.rate:,.1f} rows sent per second)"
+    )
+    for outcome in Outcome:
+        if summary.counts[outcome]:
+            click.echo(f"  {outcome.value:<14}{summary.counts[outcome]:>8,}")
+    if summary.results_written:
+        click.echo(f"Results: {summary.results_path}")
+    _print_way_on(summary, code, resume_command)
+
+
+def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> None:
+    rerun = f"batch-sms rerun {quote(summary.results_path)}"
+    if code is ExitCode.INTERRUPTED:
+        click.echo(
+            "Interrupted: rows not started are not_attempted. Carry on with:\n"
+            f"  {resume_command}\n"
+            f"or retry every row not updated with: {rerun}",
+            err=True,
+        )
+    elif code is ExitCode.ABORTED:
+        click.echo(f"The run stopped early: {summary.aborted}", err=True)
+        if summary.results_written:
+            click.echo(f"To retry the rows not updated: {rerun}")
+        else:
+            click.echo(f"Carry on with:\n  {resume_command}", err=True)
+    elif code is ExitCode.ROWS_FAILED:
+        click.echo(f"To retry the rows not updated: {rerun}")
+
+
+def print_hard_stop(ledger: Path, resume_command: str) -> None:
+    click.echo(
+        f"\nStopped at once. Every finished row is in {ledger}; carry on with:\n  {resume_command}",
+        err=True,
+    )
+
+
+def quote(path: Path | str) -> str:
+    """A path as a shell takes it, so that a printed command can be copied as it is."""
+    return shlex.quote(str(path))
