@@ -12,8 +12,9 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
+from batch_sms.errors import InputError
 from batch_sms.files import columns
-from batch_sms.files.sources import InputError, Source, ignored_options, open_source
+from batch_sms.files.sources import Source, ignored_options, open_source
 from batch_sms.models import SourceRow
 
 __all__ = [
