@@ -126,3 +126,8 @@ def print_hard_stop(ledger: Path, resume_command: str) -> None:
 def quote(path: Path | str) -> str:
     """A path as a shell takes it, so that a printed command can be copied as it is."""
     return shlex.quote(str(path))
+
+
+def join(arguments: list[str]) -> str:
+    """Arguments as a shell takes them."""
+    return shlex.join(arguments)

@@ -12,6 +12,7 @@ import click
 
 from batch_sms.checks.phones import parse_region
 from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_timezone
+from batch_sms.cli.remembered import remember
 from batch_sms.close.client import DEFAULT_BASE_URL
 from batch_sms.close.pacing import parse_rate_cap
 from batch_sms.files.rows import (
@@ -72,6 +73,7 @@ def parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parame
     parser, whose ValueError or InputError is the user's mistake."""
 
     def callback(context: click.Context, param: click.Parameter, value: Any) -> Any:
+        remember(context, param, value)
         try:
             if isinstance(value, tuple):
                 return tuple(parse(item) for item in value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ import click
 
 from batch_sms.checks.times import QuietHours
 from batch_sms.checks.validation import ValidationSettings
-from batch_sms.cli import console
+from batch_sms.cli import console, remembered
 from batch_sms.cli.interrupts import run_until_done
 from batch_sms.cli.options import run_options
 from batch_sms.cli.status import ExitCode, exit_code, fail_on_errors
@@ -27,8 +27,10 @@ from batch_sms.close.pacing import RateCap
 from batch_sms.errors import RunInterrupted
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
+from batch_sms.job.ledger import ledger_path
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection
+from batch_sms.output.results import default_results_path
 from batch_sms.sandbox import Sandbox, SandboxConfig
 
 
@@ -82,7 +84,7 @@ def run(input_path: Path, **options: Any) -> None:
 
         CLOSE_API_KEY=... batch-sms run campaign.xlsx --map "Activity ID=id"
     """
-    _run(input_path, CommandLine(**options), "run")
+    _run(input_path, options, "run")
 
 
 @click.command()
@@ -99,31 +101,66 @@ def rerun(results_path: Path, **options: Any) -> None:
 
         batch-sms rerun campaign.results.csv
     """
-    _run(results_path, CommandLine(**options), "rerun")
+    _run(results_path, options, "rerun")
 
 
-def _run(input_path: Path, line: CommandLine, command: str) -> None:
+def _run(input_path: Path, options: dict[str, Any], command: str) -> None:
+    context = click.get_current_context()
     with fail_on_errors():
+        _use_earlier_options(context, input_path, options, command)
+        line = CommandLine(**options)
         credentials = _credentials(line, required=not (line.dry_run or line.sandbox))
         with _interrupts_before_sending():
-            campaign = Campaign(input_path, run_options_of(line, command))
+            run_options = replace(
+                run_options_of(line, command), recorded=remembered.recorded(context)
+            )
+            campaign = Campaign(input_path, run_options)
             with campaign:
                 try:
                     summary = _plan_and_go(campaign, line, credentials)
                 except RunInterrupted as stop:
-                    console.print_hard_stop(stop.ledger, _resume_command(campaign))
+                    console.print_hard_stop(stop.ledger, _resume_command(campaign, line))
                     sys.exit(ExitCode.INTERRUPTED)
     code = exit_code(summary)
-    console.print_summary(summary, code, _resume_command(campaign))
+    console.print_summary(summary, code, _resume_command(campaign, line))
     sys.exit(code)
 
 
-def _resume_command(campaign: Campaign) -> str:
-    """The command that carries on this run where it stopped."""
-    return (
-        f"batch-sms {campaign.options.command} {console.quote(campaign.input_path)} "
-        f"--out {console.quote(campaign.results_path)} --resume"
-    )
+def _use_earlier_options(
+    context: click.Context, input_path: Path, options: dict[str, Any], command: str
+) -> None:
+    """A rerun or a resume continues an earlier run: its options hold unless given again."""
+    if options["resume"]:
+        results = options["out_path"] or default_results_path(input_path)
+        earlier = ledger_path(results)
+    elif command == "rerun":
+        earlier = ledger_path(input_path)
+    else:
+        return
+    recorded = remembered.earlier_options(earlier)
+    taken, changed = remembered.apply_earlier(context, options, recorded, command == "rerun")
+    if taken and not options["quiet"]:
+        click.echo(f"Using the earlier run's options: {console.join(taken)}", err=True)
+    if changed and not options["quiet"]:
+        click.echo(
+            f"Note: {console.join(changed)} differs from the earlier run: it applies to the "
+            "rows not yet done; rows the earlier run settled are kept as they are.",
+            err=True,
+        )
+
+
+def _resume_command(campaign: Campaign, line: CommandLine) -> str:
+    """The command that carries on this run where it stopped: the ledger holds its options,
+    and a run that was told --yes has been approved already."""
+    words = [
+        "batch-sms",
+        campaign.options.command,
+        str(campaign.input_path),
+        "--out",
+        str(campaign.results_path),
+        "--resume",
+    ]
+    return console.join(words + (["--yes"] if line.yes else []))
 
 
 def _plan_and_go(
