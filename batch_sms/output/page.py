@@ -34,7 +34,7 @@ OUTCOME_ORDER = (
     Outcome.SKIPPED,
     Outcome.NOT_ATTEMPTED,
 )
-OUTCOME_NAMES = {
+OUTCOME_NAMES: dict[str, str] = {
     Outcome.PLANNED: "planned",
     Outcome.UPDATED: "updated",
     Outcome.INVALID: "invalid",
@@ -42,7 +42,7 @@ OUTCOME_NAMES = {
     Outcome.SKIPPED: "skipped",
     Outcome.NOT_ATTEMPTED: "not attempted",
 }
-OUTCOME_COLORS = {
+OUTCOME_COLORS: dict[str, str] = {
     Outcome.PLANNED: "#2563eb",
     Outcome.UPDATED: "#15803d",
     Outcome.INVALID: "#b45309",
@@ -51,7 +51,7 @@ OUTCOME_COLORS = {
     Outcome.NOT_ATTEMPTED: "#475569",
 }
 OTHER_COLOR = "#9ca3af"
-PROBLEM_TITLES = {
+PROBLEM_TITLES: dict[str, str] = {
     Outcome.FAILED: "Failed: Close refused the update, or no answer came",
     Outcome.INVALID: "Invalid: not sent, the row did not pass the checks",
     CLOSE_ERROR: "Updated, but Close shows the SMS in error",
@@ -149,8 +149,8 @@ def _outcomes(tally: ResultsTally) -> str:
     outcomes = _outcome_list(tally)
     tiles = []
     for outcome, count in outcomes:
-        color = OUTCOME_COLORS.get(outcome, OTHER_COLOR)  # type: ignore[call-overload]
-        name = OUTCOME_NAMES.get(outcome, outcome or "(no outcome)")  # type: ignore[call-overload]
+        color = OUTCOME_COLORS.get(outcome, OTHER_COLOR)
+        name = OUTCOME_NAMES.get(outcome, outcome or "(no outcome)")
         share = count / tally.rows if tally.rows else 0
         tiles.append(
             f'<div class="tile" data-outcome="{_e(outcome)}" style="border-color:{color}">'
@@ -160,9 +160,9 @@ def _outcomes(tally: ResultsTally) -> str:
     strip = proportion_strip(
         [
             (
-                OUTCOME_NAMES.get(o, o),  # type: ignore[call-overload]
+                OUTCOME_NAMES.get(o, o),
                 n,
-                OUTCOME_COLORS.get(o, OTHER_COLOR),  # type: ignore[call-overload]
+                OUTCOME_COLORS.get(o, OTHER_COLOR),
             )
             for o, n in outcomes
         ],
@@ -486,7 +486,7 @@ def _problems_section(tally: ResultsTally) -> str:
         return f"{head}<p>Nothing: every row went as asked.</p></section>"
     parts = [head]
     for key, grouper in groups:
-        title = PROBLEM_TITLES[key]  # type: ignore[index]
+        title = PROBLEM_TITLES[key]
         parts.append(
             f'<h3 data-problem="{_e(key)}">{_e(title)}: '
             f'<span class="count">{grouper.total:,}</span> rows</h3>'
