@@ -228,6 +228,24 @@ def test_a_dry_run_report_shows_the_plan_as_the_terminal_does(tmp_path: Path) ->
     assert page.counts["segments-total"] == 41
 
 
+def test_a_dry_rerun_plans_only_the_rows_not_yet_updated(tmp_path: Path) -> None:
+    results = tmp_path / "campaign.results.csv"
+    assert invoke("run", SAMPLE, "--sandbox", "--out", results, "--quiet").exit_code == 1
+    plan = tmp_path / "plan.results.csv"
+    planned = invoke("rerun", results, "--dry-run", "--out", plan)
+    html, outcomes = report_of(plan)
+    page = read_page(html)
+    assert outcomes == {"updated": 40, "invalid": 8, "skipped": 1, "planned": 2}
+    for line in (
+        "2 SMS will be sent now",
+        "0 SMS will be scheduled",
+        "40 rows were updated by an earlier run: kept as they are",
+        "8 rows are invalid and will not be sent",
+    ):
+        assert line in planned.output and line in page.text
+    assert (page.counts["sent-now"], page.counts["segments-total"]) == (2, 2)
+
+
 def test_local_time_comes_from_the_number_and_quiet_hours_are_counted(
     write_results_file: WriteResults,
 ) -> None:
@@ -266,7 +284,7 @@ def test_local_time_comes_from_the_number_and_quiet_hours_are_counted(
     builder = ReportBuilder(NOW, ValidationSettings(quiet_hours=QUIET))
     for row in read_table(path).rows():
         builder.add(row)
-    deliveries = builder.tally.deliveries
+    deliveries = builder.tally.landings().deliveries
     assert deliveries.local == {
         hour_number(datetime(2029, 3, 6, 3)): [0, 1],  # New York, 03:00: inside quiet hours
         hour_number(datetime(2029, 3, 6, 9)): [0, 1],  # Berlin, 09:00
@@ -292,7 +310,7 @@ def test_the_runs_timezone_places_times_and_recipients_the_number_does_not(
     builder = ReportBuilder(datetime(2029, 3, 1, 17, 0, tzinfo=UTC), settings)
     for row in read_table(path).rows():
         builder.add(row)
-    deliveries = builder.tally.deliveries
+    deliveries = builder.tally.landings().deliveries
     assert deliveries.utc == {
         hour_number(datetime(2029, 3, 6, 15)): [0, 1],
         hour_number(datetime(2029, 3, 1, 17)): [1, 0],
@@ -301,7 +319,7 @@ def test_the_runs_timezone_places_times_and_recipients_the_number_does_not(
         hour_number(datetime(2029, 3, 6, 9)): [0, 1],  # --timezone: no remote_phone
         hour_number(datetime(2029, 3, 1, 12)): [1, 0],  # a national New York number
     }
-    assert builder.tally.zone_from_option == 1
+    assert builder.tally.landings().zone_from_option == 1
 
 
 def test_a_real_run_places_sms_when_close_says_it_sent_or_schedules_them(
@@ -338,7 +356,7 @@ def test_a_real_run_places_sms_when_close_says_it_sent_or_schedules_them(
     builder = ReportBuilder(datetime(2026, 11, 29, 13, 5, tzinfo=UTC))
     for row in read_table(path).rows():
         builder.add(row)
-    assert builder.tally.deliveries.utc == {
+    assert builder.tally.landings().deliveries.utc == {
         hour_number(datetime(2026, 11, 29, 12)): [2, 0],
         hour_number(datetime(2026, 11, 29, 13)): [1, 0],  # still in the outbox: the run's start
         hour_number(datetime(2029, 3, 6, 14)): [0, 1],
@@ -351,7 +369,7 @@ def test_a_real_run_places_sms_when_close_says_it_sent_or_schedules_them(
         False,
     )
     page = read_page(builder.render())
-    assert "Updated, but Close shows the SMS in error: 1 rows" in page.text
+    assert "Updated, but Close shows the SMS in error: 1 row" in page.text
     assert "Carrier refused the message" in page.text
 
 
@@ -369,7 +387,7 @@ def test_segments_add_up_and_single_characters_that_cost_ucs2_are_named(
     builder = ReportBuilder(NOW)
     for row in read_table(write_results_file(rows)).rows():
         builder.add(row)
-    segments = builder.tally.segments
+    segments = builder.tally.landings().segments
     assert (segments.sends, segments.edits) == (4, 2)
     assert segments.histogram == {1: [4, 0], 2: [0, 1]}
     assert (segments.ucs2_rows, segments.single_character_rows) == (3, 2)

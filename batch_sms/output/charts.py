@@ -66,8 +66,8 @@ def bar_chart(
     slot = plot_width / slots
     top = _nice_top(max((sum(item.values) for item in items if isinstance(item, Bar)), default=0))
     y = _Scale(top, plot_height)
-    parts = [_open_svg(WIDTH, height, title), *_grid(y, plot_width)]
-    parts += _items(items, series, slot, y, plot_height)
+    parts = [_open_svg(WIDTH, height, title), *_shading(items, slot, plot_height)]
+    parts += _grid(y, plot_width) + _items(items, series, slot, y, plot_height)
     parts.append(
         f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_height}" '
         f'y2="{TOP + plot_height}" stroke="{INK}"/>'
@@ -126,16 +126,46 @@ def _items(
     show_values = slot >= 22
     x = float(LEFT)
     bar_index = 0
+    groups_free_from = 0.0  # where the last group label ends
     for item in items:
         if isinstance(item, Gap):
             parts.append(_gap(item, x, slot * GAP_SLOTS, plot_height))
             x += slot * GAP_SLOTS
             continue
+        middle = x + slot / 2
         parts.append(_bar(item, series, x, slot, y, plot_height, show_values))
-        parts.append(_labels(item, x + slot / 2, plot_height, bar_index % every == 0))
+        if bar_index % every == 0:
+            parts.append(_label(item.label, middle, TOP + plot_height + 15))
+        half = len(item.group) * CHAR_WIDTH / 2
+        if item.group and middle - half > groups_free_from:
+            parts.append(_label(item.group, middle, TOP + plot_height + 31, bold=True))
+            groups_free_from = middle + half + 8
         bar_index += 1
         x += slot
     return parts
+
+
+def _shading(items: Sequence[Item], slot: float, plot_height: float) -> list[str]:
+    """The shaded parts of the slots, those that touch merged into one band: drawn slot by
+    slot, their seams would show."""
+    bands: list[list[float]] = []
+    x = float(LEFT)
+    for item in items:
+        if isinstance(item, Gap):
+            x += slot * GAP_SLOTS
+            continue
+        for low, high in item.shaded:
+            start, end = x + low * slot, x + high * slot
+            if bands and abs(bands[-1][1] - start) < 0.01:
+                bands[-1][1] = end
+            else:
+                bands.append([start, end])
+        x += slot
+    return [
+        f'<rect x="{start:.2f}" y="{TOP}" width="{end - start:.2f}" height="{plot_height:.1f}" '
+        f'fill="{SHADE}"/>'
+        for start, end in bands
+    ]
 
 
 def _label_every(items: Sequence[Item], slot: float) -> int:
@@ -154,11 +184,6 @@ def _bar(
     show_value: bool,
 ) -> str:
     parts = [f"<g><title>{escape(bar.tooltip or bar.label)}</title>"]
-    for low, high in bar.shaded:
-        parts.append(
-            f'<rect x="{x + low * slot:.2f}" y="{TOP}" width="{(high - low) * slot:.2f}" '
-            f'height="{plot_height:.1f}" fill="{SHADE}"/>'
-        )
     width = min(max(slot * 0.78, 1.0), WIDEST_BAR)
     left = x + (slot - width) / 2
     base = 0
@@ -179,21 +204,12 @@ def _bar(
     return "".join(parts)
 
 
-def _labels(bar: Bar, middle: float, plot_height: float, show: bool) -> str:
-    parts = []
-    base = TOP + plot_height
-    if show and bar.label:
-        parts.append(
-            f'<text x="{middle:.2f}" y="{base + 15}" text-anchor="middle" fill="{INK}">'
-            f"{escape(bar.label)}</text>"
-        )
-    if bar.group:
-        parts.append(
-            f'<line x1="{middle:.2f}" x2="{middle:.2f}" y1="{base}" y2="{base + 20}" '
-            f'stroke="{GRID}"/><text x="{middle:.2f}" y="{base + 32}" text-anchor="start" '
-            f'font-weight="600" fill="{INK}">{escape(bar.group)}</text>'
-        )
-    return "".join(parts)
+def _label(text: str, middle: float, baseline: float, bold: bool = False) -> str:
+    weight = ' font-weight="600"' if bold else ""
+    return (
+        f'<text x="{middle:.2f}" y="{baseline}" text-anchor="middle"{weight} fill="{INK}">'
+        f"{escape(text)}</text>"
+    )
 
 
 def _gap(gap: Gap, x: float, width: float, plot_height: float) -> str:

@@ -18,7 +18,7 @@ from batch_sms.output.charts import Bar, Series, bar_chart, proportion_strip
 from batch_sms.output.deliveries import Deliveries, Kind, quiet_share
 from batch_sms.output.reasons import ReasonGroup
 from batch_sms.output.results import Outcome
-from batch_sms.output.tally import CLOSE_ERROR, ResultsTally, SegmentTally
+from batch_sms.output.tally import CLOSE_ERROR, Landings, ResultsTally, SegmentTally
 from batch_sms.output.timeline import timeline
 
 if TYPE_CHECKING:
@@ -77,16 +77,17 @@ def render_page(
     version: str,
 ) -> str:
     dry_run = facts.dry_run if facts is not None else tally.dry_run
+    landings = tally.landings(dry_run)
     title = _title(facts, results)
     body = [
         _header(title, tally, results, made_at, dry_run),
         _outcomes(tally),
         '<div class="columns">',
-        _plan(tally, dry_run),
+        _plan(tally, landings, dry_run),
         _facts(tally, facts, results, made_at, version),
         "</div>",
-        _timeline_section(tally, facts, dry_run),
-        _segments_section(tally.segments),
+        _timeline_section(tally, landings, facts, dry_run),
+        _segments_section(landings.segments),
         _problems_section(tally),
         f"<footer>Made by batch-sms {_e(version)} on {_when(made_at)}.</footer>",
     ]
@@ -171,39 +172,54 @@ def _outcomes(tally: ResultsTally) -> str:
     return f'<section id="outcomes"><div class="tiles">{"".join(tiles)}</div>{strip}</section>'
 
 
-def _plan(tally: ResultsTally, dry_run: bool) -> str:
-    lines = _plan_lines(tally) if dry_run else _outcome_lines(tally)
+def _plan(tally: ResultsTally, landings: Landings, dry_run: bool) -> str:
+    lines = _plan_lines(tally, landings) if dry_run else _outcome_lines(tally, landings)
     heading = "If run for real" if dry_run else "What happened"
     items = "".join(f"<li>{line}</li>" for line in lines)
     return f'<section id="plan" class="card"><h2>{heading}</h2><ul>{items}</ul></section>'
 
 
-def _plan_lines(tally: ResultsTally) -> list[str]:
-    deliveries = tally.deliveries
+def _plan_lines(tally: ResultsTally, landings: Landings) -> list[str]:
+    """The lines of the terminal's plan."""
+    deliveries = landings.deliveries
     lines = [
         f"{_count('sent-now', deliveries.counts[Kind.NOW])} SMS will be sent now",
         f"{_count('scheduled', deliveries.counts[Kind.SCHEDULED])} SMS will be scheduled"
         + _window(deliveries, Kind.SCHEDULED),
-        f"{_count('edited', tally.edited)} SMS will only be edited (nothing sent)",
+        f"{_count('edited', landings.edited)} SMS will only be edited (nothing sent)",
     ]
-    return lines + _problem_lines(tally, "will not be sent")
+    carried_over = tally.outcomes[Outcome.UPDATED]
+    if carried_over:
+        lines.append(
+            f"<b>{carried_over:,}</b> {_rows(carried_over)} were updated by an earlier run: "
+            "kept as they are"
+        )
+    if tally.outcomes[Outcome.INVALID]:
+        invalid = tally.outcomes[Outcome.INVALID]
+        lines.append(f"<b>{invalid:,}</b> {_rows(invalid)} are invalid and will not be sent")
+    return lines + _problem_lines(tally, (Outcome.FAILED, Outcome.NOT_ATTEMPTED), "not sent")
 
 
-def _outcome_lines(tally: ResultsTally) -> list[str]:
-    deliveries = tally.deliveries
+def _outcome_lines(tally: ResultsTally, landings: Landings) -> list[str]:
+    deliveries = landings.deliveries
     lines = [
         f"{_count('sent-now', deliveries.counts[Kind.NOW])} SMS sent now"
         + _window(deliveries, Kind.NOW),
         f"{_count('scheduled', deliveries.counts[Kind.SCHEDULED])} SMS scheduled"
         + _window(deliveries, Kind.SCHEDULED),
-        f"{_count('edited', tally.edited)} SMS edited, nothing sent",
+        f"{_count('edited', landings.edited)} SMS edited, nothing sent",
     ]
     if tally.close_statuses:
         shown = ", ".join(
             f"{_e(status)} {count:,}" for status, count in tally.close_statuses.most_common()
         )
         lines.append(f'<span class="muted">As Close showed them after the update: {shown}</span>')
-    return lines + _problem_lines(tally, "not updated")
+    problems = (Outcome.INVALID, Outcome.FAILED, Outcome.NOT_ATTEMPTED)
+    return lines + _problem_lines(tally, problems, "not updated")
+
+
+def _rows(count: int) -> str:
+    return "row" if count == 1 else "rows"
 
 
 def _count(name: str, value: int) -> str:
@@ -219,15 +235,17 @@ def _window(deliveries: Deliveries, kind: Kind) -> str:
     return f" between {_when(first)} and {_when(last)}"
 
 
-def _problem_lines(tally: ResultsTally, verb: str) -> list[str]:
+def _problem_lines(tally: ResultsTally, outcomes: Sequence[Outcome], verb: str) -> list[str]:
     lines = []
-    for outcome in (Outcome.INVALID, Outcome.FAILED, Outcome.NOT_ATTEMPTED):
+    for outcome in outcomes:
         if tally.outcomes[outcome]:
             lines.append(
-                f"<b>{tally.outcomes[outcome]:,}</b> rows {OUTCOME_NAMES[outcome]}: {verb}"
+                f"<b>{tally.outcomes[outcome]:,}</b> {_rows(tally.outcomes[outcome])} "
+                f"{OUTCOME_NAMES[outcome]}: {verb}"
             )
     if tally.outcomes[Outcome.SKIPPED]:
-        lines.append(f"<b>{tally.outcomes[Outcome.SKIPPED]:,}</b> rows skipped")
+        skipped = tally.outcomes[Outcome.SKIPPED]
+        lines.append(f"<b>{skipped:,}</b> {_rows(skipped)} skipped")
     return lines
 
 
@@ -276,13 +294,14 @@ def _file_facts(tally: ResultsTally, results: ResultsFile | None) -> list[tuple[
             ("Its SHA-256", f'<code class="hash">{_e(results.sha256)}</code>'),
             ("Written", _when(results.modified_at)),
         ]
-    rows.append(
-        (
-            "Requests to Close",
-            f'{tally.requests:,} <span class="muted">(the attempts column: updates and '
-            "retries; reads before sending not counted)</span>",
+    if not tally.dry_run:
+        rows.append(
+            (
+                "Requests to Close",
+                f'{tally.requests:,} <span class="muted">(the attempts column: updates and '
+                "retries; reads before sending not counted)</span>",
+            )
         )
-    )
     rows.append(
         (
             "Not in a results file",
@@ -302,8 +321,10 @@ def _duration(span: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _timeline_section(tally: ResultsTally, facts: RunFacts | None, dry_run: bool) -> str:
-    deliveries = tally.deliveries
+def _timeline_section(
+    tally: ResultsTally, landings: Landings, facts: RunFacts | None, dry_run: bool
+) -> str:
+    deliveries = landings.deliveries
     quiet = deliveries.quiet_hours
     head = '<section id="timeline" class="card"><h2>When the SMS land</h2>'
     if not deliveries.total:
@@ -319,7 +340,7 @@ def _timeline_section(tally: ResultsTally, facts: RunFacts | None, dry_run: bool
         )
         if timeline(deliveries.local).unit.hours != 1:
             parts.append(_hour_of_day_chart(deliveries, quiet))
-    notes = _timeline_notes(tally, facts, dry_run)
+    notes = _timeline_notes(tally, landings, facts, dry_run)
     parts.append(f'<ul class="notes">{"".join(f"<li>{note}</li>" for note in notes)}</ul>')
     parts.append("</section>")
     return "".join(parts)
@@ -339,8 +360,8 @@ def _landing_summary(deliveries: Deliveries, quiet: QuietHours | None) -> str:
     )
     if deliveries.earliest_local is not None and deliveries.latest_local is not None:
         text += (
-            " On the recipients' clocks they land between "
-            f"<b>{_clock(deliveries.earliest_local)}</b> and "
+            " On the recipients' clocks, the earliest lands at "
+            f"<b>{_clock(deliveries.earliest_local)}</b> and the latest at "
             f"<b>{_clock(deliveries.latest_local)}</b> (time of day)."
         )
     if quiet is not None:
@@ -384,15 +405,18 @@ def _hour_of_day_chart(deliveries: Deliveries, quiet: QuietHours | None) -> str:
     )
 
 
-def _timeline_notes(tally: ResultsTally, facts: RunFacts | None, dry_run: bool) -> list[str]:
-    deliveries = tally.deliveries
+def _timeline_notes(
+    tally: ResultsTally, landings: Landings, facts: RunFacts | None, dry_run: bool
+) -> list[str]:
+    deliveries = landings.deliveries
     if dry_run:
         now_is = "the run's start" if facts else "when the dry run was made"
         notes = [f"SMS to be sent now are placed at {now_is}: {_when(tally.now)}."]
     else:
+        now_is = "at the run's start" if facts else "when the results file was written"
         notes = [
             "SMS sent now are placed when Close says it sent them; those Close had not sent "
-            f"yet, at the run's start ({_when(tally.now)})."
+            f"yet, {now_is} ({_when(tally.now)})."
         ]
     notes.append(
         "The recipient's time zone is the one their number belongs to (remote_phone)"
@@ -406,9 +430,9 @@ def _timeline_notes(tally: ResultsTally, facts: RunFacts | None, dry_run: bool) 
             "chart only: their recipient's time zone is unknown (no remote_phone in the file, "
             "or a number used in several time zones, like a toll-free one)."
         )
-    if tally.zone_from_option:
+    if landings.zone_from_option:
         notes.append(
-            f"{tally.zone_from_option:,} SMS are placed in --timezone "
+            f"{landings.zone_from_option:,} SMS are placed in --timezone "
             f"{_e(tally.settings.timezone)}: their number does not tell their zone."
         )
     unknown_time = sum(deliveries.unknown_time)
@@ -429,7 +453,9 @@ def _segments_section(segments: SegmentTally) -> str:
         f"{segments.total:,}</b> segments in all: <b>{segments.sends:,}</b> in SMS that send, "
         f"{segments.edits:,} in drafts only edited.</p>"
     )
-    chart = bar_chart(_segment_bars(segments.histogram), [SENDS, EDITS], "rows by segments")
+    chart = bar_chart(
+        _segment_bars(segments.histogram), [SENDS, EDITS], "rows by segments", height=180
+    )
     figure = (
         "<figure><figcaption>Rows by the number of segments of their text</figcaption>"
         f"{chart}</figure>"
@@ -489,14 +515,14 @@ def _problems_section(tally: ResultsTally) -> str:
         title = PROBLEM_TITLES[key]
         parts.append(
             f'<h3 data-problem="{_e(key)}">{_e(title)}: '
-            f'<span class="count">{grouper.total:,}</span> rows</h3>'
+            f'<span class="count">{grouper.total:,}</span> {_rows(grouper.total)}</h3>'
         )
-        parts.append(_reason_table(grouper.groups()))
+        parts.append(_reason_table(grouper.groups(), OUTCOME_COLORS.get(key, "#b91c1c")))
     parts.append("</section>")
     return "".join(parts)
 
 
-def _reason_table(groups: Sequence[ReasonGroup]) -> str:
+def _reason_table(groups: Sequence[ReasonGroup], color: str) -> str:
     largest = max((group.count for group in groups), default=1)
     rows = []
     for group in groups:
@@ -506,7 +532,7 @@ def _reason_table(groups: Sequence[ReasonGroup]) -> str:
             example = f'<div class="example">e.g. {_e(group.example)}</div>'
         rows.append(
             f'<tr><td class="num">{group.count:,}</td>'
-            f'<td class="meter"><i style="width:{width:.1f}%"></i></td>'
+            f'<td class="meter"><i style="width:{width:.1f}%;background:{color}"></i></td>'
             f'<td><div class="reason">{_e(group.reason)}</div>{example}</td>'
             f'<td class="where">{_e(group.describe_rows())}</td></tr>'
         )
@@ -545,8 +571,9 @@ table{border-collapse:collapse;width:100%}
 vertical-align:top;white-space:nowrap}
 #facts td{padding:3px 0;overflow-wrap:anywhere}
 code{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px;
-background:#f3f4f6;border-radius:4px;padding:1px 4px}
-.hash{font-size:11px;word-break:break-all}
+background:#f3f4f6;border-radius:4px;padding:1px 4px;white-space:nowrap}
+.hash{font-size:11px;white-space:normal;word-break:break-all}
+#facts td>code{white-space:normal;overflow-wrap:anywhere}
 .muted{color:var(--muted)}
 .good{color:#15803d}
 .bad{color:#b91c1c}
@@ -564,7 +591,7 @@ vertical-align:top;text-align:left}
 table.reasons th{color:var(--muted);font-weight:600;border-top:0}
 td.num{text-align:right;font-weight:700;white-space:nowrap;width:1%}
 td.meter{width:110px}
-td.meter i{display:block;height:10px;margin-top:5px;border-radius:3px;background:#b91c1c;
+td.meter i{display:block;height:10px;margin-top:5px;border-radius:3px;
 min-width:2px}
 td.where{color:var(--muted);width:24%}
 .reason{font-weight:600}

@@ -105,20 +105,22 @@ class ReportBuilder:
         made_at = made_at or datetime.now(UTC)
         return page.render_page(self.tally, facts, results, made_at, __version__)
 
-    def summary(self, path: Path) -> ReportSummary:
+    def summary(self, path: Path, dry_run: bool | None = None) -> ReportSummary:
+        """The report's figures; `dry_run` as the run said, else as the rows tell."""
         tally = self.tally
-        deliveries = tally.deliveries
+        landings = tally.landings(dry_run)
+        deliveries = landings.deliveries
         return ReportSummary(
             path=path,
             rows=tally.rows,
             outcomes=dict(tally.outcomes),
             sent_now=deliveries.counts[Kind.NOW],
             scheduled=deliveries.counts[Kind.SCHEDULED],
-            edited=tally.edited,
-            segments=tally.segments.total,
+            edited=landings.edited,
+            segments=landings.segments.total,
             in_quiet_hours=deliveries.in_quiet_hours,
             unknown_zone=sum(deliveries.unknown_zone),
-            dry_run=tally.dry_run,
+            dry_run=tally.dry_run if dry_run is None else dry_run,
         )
 
 
@@ -147,7 +149,7 @@ def write_report(
     for row in table.rows():
         builder.add(row)
     _write_atomically(out_path, builder.render(facts, results))
-    return builder.summary(out_path)
+    return builder.summary(out_path, facts.dry_run if facts else None)
 
 
 def default_report_path(results_path: Path) -> Path:

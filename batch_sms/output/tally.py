@@ -80,8 +80,23 @@ class SegmentTally:
 
 
 @dataclass
+class Landings:
+    """What the rows of one kind send: when and where they land, their segments."""
+
+    deliveries: Deliveries
+    segments: SegmentTally = field(default_factory=SegmentTally)
+    edited: int = 0
+    """Rows that send nothing: a draft's text or fields changed."""
+    zone_from_option: int = 0
+    """SMS placed in --timezone, their number not telling their zone."""
+
+
+@dataclass
 class ResultsTally:
-    """Everything the report shows, added up one results row at a time."""
+    """Everything the report shows, added up one results row at a time.
+
+    The rows of a dry run (`planned`) and those updated are added up apart: a dry run of a
+    results file carries over the rows an earlier run updated, and those send nothing again."""
 
     now: datetime
     """When SMS sent "now" land, when the file does not say: the run's start."""
@@ -89,15 +104,14 @@ class ResultsTally:
     rows: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     close_statuses: Counter[str] = field(default_factory=Counter)
-    edited: int = 0
     requests: int = 0
-    zone_from_option: int = 0
-    deliveries: Deliveries = field(init=False)
-    segments: SegmentTally = field(default_factory=SegmentTally)
+    planned: Landings = field(init=False)
+    updated: Landings = field(init=False)
     problems: dict[str, ReasonGroups] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.deliveries = Deliveries(self.settings.quiet_hours)
+        self.planned = Landings(Deliveries(self.settings.quiet_hours))
+        self.updated = Landings(Deliveries(self.settings.quiet_hours))
 
     def add(self, number: int, outcome: str, cells: Mapping[str, str]) -> None:
         """One results row: its spreadsheet row number, outcome and cells by column name."""
@@ -105,19 +119,28 @@ class ResultsTally:
         self.outcomes[outcome] += 1
         attempts = cells.get("attempts", "")
         self.requests += int(attempts) if attempts.isdigit() else 0
-        if outcome in (Outcome.PLANNED, Outcome.UPDATED):
-            self._add_update(number, outcome, cells)
+        if outcome == Outcome.PLANNED:
+            self._add_update(self.planned, number, outcome, cells)
+        elif outcome == Outcome.UPDATED:
+            self._add_update(self.updated, number, outcome, cells)
         elif outcome in PROBLEM_OUTCOMES:
             self._add_problem(outcome, number, cells.get("error_message", ""))
 
     @property
     def dry_run(self) -> bool:
-        return bool(self.outcomes[Outcome.PLANNED]) and not self.outcomes[Outcome.UPDATED]
+        """Only a dry run plans rows."""
+        return bool(self.outcomes[Outcome.PLANNED])
+
+    def landings(self, dry_run: bool | None = None) -> Landings:
+        """A dry run's planned rows, or a run's updated ones."""
+        return self.planned if (self.dry_run if dry_run is None else dry_run) else self.updated
 
     def _add_problem(self, group: str, number: int, message: str) -> None:
         self.problems.setdefault(group, ReasonGroups()).add(number, message)
 
-    def _add_update(self, number: int, outcome: str, cells: Mapping[str, str]) -> None:
+    def _add_update(
+        self, landings: Landings, number: int, outcome: str, cells: Mapping[str, str]
+    ) -> None:
         close_status = cells.get("close_status", "").lower()
         if outcome == Outcome.UPDATED:
             self.close_statuses[close_status or "(not shown)"] += 1
@@ -125,10 +148,11 @@ class ResultsTally:
                 self._add_problem(CLOSE_ERROR, number, cells.get("close_error_message", ""))
         kind, moment = self._landing(outcome, close_status, cells)
         if kind is None:
-            self.edited += 1
+            landings.edited += 1
         else:
-            self.deliveries.add(kind, moment, self._zone(cells.get("remote_phone", "")))
-        self.segments.add(number, cells, sends=kind is not None)
+            zone = self._zone(landings, cells.get("remote_phone", ""))
+            landings.deliveries.add(kind, moment, zone)
+        landings.segments.add(number, cells, sends=kind is not None)
 
     def _landing(
         self, outcome: str, close_status: str, cells: Mapping[str, str]
@@ -162,11 +186,11 @@ class ResultsTally:
         except TimeError:
             return None
 
-    def _zone(self, phone: str) -> str | None:
+    def _zone(self, landings: Landings, phone: str) -> str | None:
         """The recipient's zone: their number's, else --timezone's, as quiet hours are checked."""
         zone = _phone_zone(phone, self.settings.default_region) if phone else None
         if zone is None and self.settings.timezone is not None:
-            self.zone_from_option += 1
+            landings.zone_from_option += 1
             return str(self.settings.timezone)
         return zone
 
