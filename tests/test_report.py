@@ -322,6 +322,29 @@ def test_the_runs_timezone_places_times_and_recipients_the_number_does_not(
     assert builder.tally.landings().zone_from_option == 1
 
 
+def test_a_campaign_over_many_days_adds_the_hour_of_day(
+    write_results_file: WriteResults,
+) -> None:
+    rows = [
+        result_row(
+            day,
+            status="scheduled",
+            date_scheduled=f"2029-{3 + day // 28:02d}-{1 + day % 28:02d}T22:15:00+01:00",
+            remote_phone=BERLIN,
+            outcome="planned",
+        )
+        for day in range(120)
+    ]
+    path = write_results_file(rows)
+    write_report(path, path.with_suffix(".html"), settings=ValidationSettings(quiet_hours=QUIET))
+    page = read_page(path.with_suffix(".html").read_text(encoding="utf-8"))
+    assert "In UTC, one bar per week" in page.text
+    assert "Hour of the day in the recipients' local time, all days together" in page.text
+    # Berlin is at +01:00 until the end of March, then +02:00: 22:15 or 23:15 on their clocks.
+    assert page.counts["in-quiet-hours"] == 120
+    assert "the earliest lands at 22:15 and the latest at 23:15" in page.text
+
+
 def test_a_real_run_places_sms_when_close_says_it_sent_or_schedules_them(
     write_results_file: WriteResults,
 ) -> None:

@@ -47,7 +47,7 @@ class Gap:
 Item = Bar | Gap
 
 WIDTH = 960
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 16, 44
+LEFT, RIGHT, TOP, BOTTOM = 40, 12, 16, 44  # LEFT: at least; wider for long axis numbers
 FONT = 11
 CHAR_WIDTH = 6.6  # of the 11 px sans-serif labels, on average
 GAP_SLOTS = 1.6
@@ -61,15 +61,16 @@ def bar_chart(
     items: Sequence[Item], series: Sequence[Series], title: str, height: int = 240
 ) -> str:
     """A stacked bar chart; `title` is what a screen reader says of it."""
-    plot_width, plot_height = WIDTH - LEFT - RIGHT, height - TOP - BOTTOM
+    top = _nice_top(max((sum(item.values) for item in items if isinstance(item, Bar)), default=0))
+    left = max(LEFT, len(f"{top:,}") * CHAR_WIDTH + 12)
+    plot_width, plot_height = WIDTH - left - RIGHT, height - TOP - BOTTOM
     slots = sum(GAP_SLOTS if isinstance(item, Gap) else 1 for item in items) or 1
     slot = plot_width / slots
-    top = _nice_top(max((sum(item.values) for item in items if isinstance(item, Bar)), default=0))
     y = _Scale(top, plot_height)
-    parts = [_open_svg(WIDTH, height, title), *_shading(items, slot, plot_height)]
-    parts += _grid(y, plot_width) + _items(items, series, slot, y, plot_height)
+    parts = [_open_svg(WIDTH, height, title), *_shading(items, left, slot, plot_height)]
+    parts += _grid(y, left, plot_width) + _items(items, series, left, slot, y, plot_height)
     parts.append(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_height}" '
+        f'<line x1="{left:.1f}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_height}" '
         f'y2="{TOP + plot_height}" stroke="{INK}"/>'
     )
     parts.append("</svg>")
@@ -104,27 +105,32 @@ def _nice_top(value: int) -> int:
     return 10 * power
 
 
-def _grid(y: _Scale, plot_width: float) -> list[str]:
+def _grid(y: _Scale, left: float, plot_width: float) -> list[str]:
     ticks = [y.top * share for share in (0, 0.25, 0.5, 0.75, 1)]
     ticks = sorted({round(tick) for tick in ticks if tick == round(tick)})
     lines = []
     for tick in ticks:
         at = y(tick)
         lines.append(
-            f'<line x1="{LEFT}" x2="{LEFT + plot_width}" y1="{at:.1f}" y2="{at:.1f}" '
-            f'stroke="{GRID}"/>'
-            f'<text x="{LEFT - 6}" y="{at + 4:.1f}" text-anchor="end" fill="{INK}">{tick:,}</text>'
+            f'<line x1="{left:.1f}" x2="{left + plot_width:.1f}" y1="{at:.1f}" y2="{at:.1f}" '
+            f'stroke="{GRID}"/><text x="{left - 6:.1f}" y="{at + 4:.1f}" text-anchor="end" '
+            f'fill="{INK}">{tick:,}</text>'
         )
     return lines
 
 
 def _items(
-    items: Sequence[Item], series: Sequence[Series], slot: float, y: _Scale, plot_height: float
+    items: Sequence[Item],
+    series: Sequence[Series],
+    left: float,
+    slot: float,
+    y: _Scale,
+    plot_height: float,
 ) -> list[str]:
     parts: list[str] = []
     every = _label_every(items, slot)
     show_values = slot >= 22
-    x = float(LEFT)
+    x = left
     bar_index = 0
     groups_free_from = 0.0  # where the last group label ends
     for item in items:
@@ -145,11 +151,11 @@ def _items(
     return parts
 
 
-def _shading(items: Sequence[Item], slot: float, plot_height: float) -> list[str]:
+def _shading(items: Sequence[Item], left: float, slot: float, plot_height: float) -> list[str]:
     """The shaded parts of the slots, those that touch merged into one band: drawn slot by
     slot, their seams would show."""
     bands: list[list[float]] = []
-    x = float(LEFT)
+    x = left
     for item in items:
         if isinstance(item, Gap):
             x += slot * GAP_SLOTS
