@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -506,7 +507,12 @@ def test_feeding_results_as_a_run_makes_them_gives_the_same_report(
     for row, result in zip(table.rows(), results, strict=True):
         live.add_result(row, result)
     summary = write_report(out, tmp_path / "after.html")
-    assert live.summary(summary.path) == summary
+    assert live.write(tmp_path / "live.html") == replace(summary, path=tmp_path / "live.html")
+    assert read_page((tmp_path / "live.html").read_text(encoding="utf-8")).outcomes == {
+        "updated": 1,
+        "invalid": 1,
+        "failed": 1,
+    }
     assert summary.outcomes == {"updated": 1, "invalid": 1, "failed": 1}
 
 

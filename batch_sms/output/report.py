@@ -105,6 +105,13 @@ class ReportBuilder:
         made_at = made_at or datetime.now(UTC)
         return page.render_page(self.tally, facts, results, made_at, __version__)
 
+    def write(
+        self, path: Path, facts: RunFacts | None = None, results: ResultsFile | None = None
+    ) -> ReportSummary:
+        """Render the page and write it to `path` (a half-written page never shows there)."""
+        _write_atomically(path, self.render(facts, results))
+        return self.summary(path, facts.dry_run if facts else None)
+
     def summary(self, path: Path, dry_run: bool | None = None) -> ReportSummary:
         """The report's figures; `dry_run` as the run said, else as the rows tell."""
         tally = self.tally
@@ -148,8 +155,7 @@ def write_report(
     builder = ReportBuilder(facts.started_at if facts else results.modified_at, settings)
     for row in table.rows():
         builder.add(row)
-    _write_atomically(out_path, builder.render(facts, results))
-    return builder.summary(out_path, facts.dry_run if facts else None)
+    return builder.write(out_path, facts, results)
 
 
 def default_report_path(results_path: Path) -> Path:
