@@ -1,7 +1,7 @@
 """Bar charts as inline SVG, written by hand.
 
 Why not a charting library: the report needs stacked bars, shaded bands and axis labels, which
-is some 150 lines of SVG. matplotlib would add a large dependency, about half a second of
+is some 250 lines of SVG. matplotlib would add a large dependency, about half a second of
 import, and files of hundreds of kilobytes with glyphs drawn as paths; plotly, Vega or
 Chart.js would put megabytes of JavaScript into every page and need scripts allowed. Hand-made
 SVG is a few kilobytes, needs no script (the page forbids all of them), stays sharp at any
