@@ -1,4 +1,5 @@
-"""The four measurements; each starts its own sandbox process(es) and returns its figures.
+"""The measurements; each starts its own sandbox process(es) and returns its figures (the
+report's needs no sandbox: it reads a results file).
 
 The input rows edit drafts' text (no SMS is sent): every row is one PUT, like a send, but a
 rerun of the benchmark needs no fresh drafts and the sandbox keeps no send counters.
@@ -11,7 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Run, Stats, baseline_python, run_baseline, run_tool, sandbox
+from benchmarks.campaign_results import write_campaign_results
+from benchmarks.harness import (
+    Run,
+    Stats,
+    Usage,
+    baseline_python,
+    measure,
+    run_baseline,
+    run_tool,
+    sandbox,
+)
 from benchmarks.harness import write_input as _write_input
 from benchmarks.report import Figure
 
@@ -197,9 +208,71 @@ def _linearity(runs: dict[int, tuple[Run, float | None]], small: int, rows: int)
     )
 
 
+# --- 5. Report --------------------------------------------------------------------------------
+
+GOAL_REPORT_SECONDS = 10.0
+READ_ONLY = (
+    "import sys; from pathlib import Path; from batch_sms.files.rows import read_table\n"
+    "for row in read_table(Path(sys.argv[1])).rows(): pass"
+)
+
+
+def report(setup: Setup) -> list[Figure]:
+    """`batch-sms report` of a 100,000-row results file, against reading the file once; the
+    same at a quarter of the rows shows whether memory stays flat."""
+    rows = setup.rows(100_000)
+    small = max(rows // 4, 10)
+    sources = {size: _campaign_results(setup, size) for size in (small, rows)}
+    made = {size: _report(source) for size, source in sources.items()}
+    read = _read_only(sources[rows])
+    wall = made[rows].wall
+    extra = (made[rows].peak_rss_mb - made[small].peak_rss_mb) * MIB / (rows - small)
+    page = sources[rows].with_suffix(".html").stat().st_size / 1024
+    return [
+        Figure(
+            f"report: seconds for {rows:,} rows (whole command)",
+            wall,
+            "s",
+            f"reading the file once: {read.wall:.2f} s; goal <= {GOAL_REPORT_SECONDS:g} s",
+            wall / read.wall,
+            wall <= GOAL_REPORT_SECONDS,
+        ),
+        Figure(
+            f"report: peak RSS, {rows:,} rows",
+            made[rows].peak_rss_mb,
+            "MiB",
+            f"reading the file once: {read.peak_rss_mb:,.0f} MiB",
+            made[rows].peak_rss_mb / read.peak_rss_mb,
+        ),
+        Figure(f"report: RSS per extra row ({small:,} -> {rows:,})", extra, "bytes"),
+        Figure("report: size of the page", page, "KiB"),
+    ]
+
+
+def _campaign_results(setup: Setup, rows: int) -> Path:
+    setup.log(f"report: a results file of {rows:,} rows")
+    return write_campaign_results(setup.folder / f"report-{rows}.results.csv", rows)
+
+
+def _report(source: Path) -> Usage:
+    command = [sys.executable, "-m", "batch_sms", "report", str(source), "--overwrite"]
+    usage = measure([*command, "--quiet-hours", "21:00-08:00"], source.with_suffix(".log"))
+    if usage.exit_code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {usage.exit_code}")
+    return usage
+
+
+def _read_only(source: Path) -> Usage:
+    usage = measure([sys.executable, "-c", READ_ONLY, str(source)], source.with_suffix(".read.log"))
+    if usage.exit_code != 0:
+        raise RuntimeError(f"reading {source} exited with {usage.exit_code}")
+    return usage
+
+
 MEASUREMENTS: dict[str, Callable[[Setup], list[Figure]]] = {
     "rate": rate_limit_riding,
     "latency": latency_hiding,
     "overhead": overhead,
     "memory": memory,
+    "report": report,
 }

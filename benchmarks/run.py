@@ -8,6 +8,8 @@
              the official client (closeio, in benchmarks/out/baseline-venv, made once).
 3. overhead: no latency, no limit, 20,000 rows: rows/s and CPU seconds per 1,000 rows.
 4. memory:   peak RSS of a dry run and a real run of 1,000,000 rows, and of a quarter of them.
+5. report:   `batch-sms report` of a 100,000-row results file: seconds and peak RSS, against
+             reading the file once; the same at a quarter of the rows.
 """
 
 from __future__ import annotations

@@ -380,7 +380,7 @@ def test_results_may_not_replace_the_input(write_csv: WriteCsv) -> None:
 
 
 def test_version() -> None:
-    from batch_sms import __version__
+    from batch_sms.version import __version__
 
     result = invoke("--version")
     assert result.stdout == f"batch-sms, version {__version__}\n"

@@ -7,7 +7,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batch_sms.files.rows import InputError, ReadOptions, parse_map, read_table
+from batch_sms.errors import InputError
+from batch_sms.files.rows import ReadOptions, parse_map, read_table
 from batch_sms.files.sources import SNIFF_BYTES, cell_text
 from batch_sms.models import SourceRow
 from tests.conftest import WriteCsv, activity_id

@@ -20,16 +20,17 @@ from tests.test_processes import start_run, wait_for_requests
 def test_a_second_run_of_the_same_input_is_refused_while_the_first_runs(
     make_sandbox: Any, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
-    server = make_sandbox(latency_ms=150)
-    rows = sends(20)
+    server = make_sandbox(latency_ms=250)
+    rows = sends(40)
     server.seed_drafts(row["id"] for row in rows)
     path = write_csv(rows)
     first = start_run(server, path, "--concurrency", "2")
     wait_for_requests(server, 3)
 
+    # Both at once, while the first still has seconds to go (40 rows at 2 x 4 per second).
     other_out = start_run(server, path, "--out", tmp_path / "other.csv")
-    _, other_err = other_out.communicate(timeout=30)
     resumed = start_run(server, path, "--resume")
+    _, other_err = other_out.communicate(timeout=30)
     _, resumed_err = resumed.communicate(timeout=30)
     _, first_err = first.communicate(timeout=60)
 
@@ -39,7 +40,7 @@ def test_a_second_run_of_the_same_input_is_refused_while_the_first_runs(
     assert "is using an input file with this content right now" in other_err
     assert resumed.returncode == ExitCode.USAGE
     assert "is using the results file" in resumed_err
-    assert [server.sends(row["id"]) for row in rows] == [1] * 20, "each SMS sent once"
+    assert [server.sends(row["id"]) for row in rows] == [1] * 40, "each SMS sent once"
     assert not (tmp_path / "other.csv").exists()
 
 

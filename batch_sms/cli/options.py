@@ -15,10 +15,8 @@ from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_t
 from batch_sms.cli.remembered import remember
 from batch_sms.close.client import DEFAULT_BASE_URL
 from batch_sms.close.pacing import parse_rate_cap
-from batch_sms.files.rows import (
-    InputError,
-    parse_map,
-)
+from batch_sms.errors import InputError
+from batch_sms.files.rows import parse_map
 
 F = TypeVar("F", bound=Callable[..., Any])
 
