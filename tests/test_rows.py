@@ -434,7 +434,7 @@ def test_a_sheet_is_chosen_by_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([], "sheet 'Campaign' has no header in row 1; it needs a header row with an 'id' column."),
+        ([], "has no header in row 1; it needs a header row with an 'id' column."),
         (
             [["id", "text"], [activity_id(1), "a", None, "stray"]],
             "row 2 has 'stray' in column 4 (D), which has no header. Give the column a header "
