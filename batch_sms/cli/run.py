@@ -55,6 +55,7 @@ class RunOptions:
     sheet: str | None
     encoding: str | None
     column_map: tuple[tuple[str, str], ...]
+    header_row: int | None
     api_key: str | None
     oauth_token: str | None
     base_url: str
@@ -67,6 +68,7 @@ class RunOptions:
     date_format: str | None
     quiet_hours: QuietHours | None
     max_segments: int | None
+    allow_placeholders: bool
     rate_limit: RateCap | None
     no_preflight: bool
     max_sends: int | None
@@ -166,6 +168,7 @@ def _validation_settings(options: RunOptions) -> ValidationSettings:
         options.date_format,
         options.quiet_hours,
         options.max_segments,
+        options.allow_placeholders,
     )
 
 
@@ -230,7 +233,9 @@ def _make_plan(planner: Planner, quiet: bool) -> Plan:
 
 
 def _read_options(options: RunOptions) -> ReadOptions:
-    return ReadOptions(options.sheet, options.encoding, options.column_map)
+    return ReadOptions(
+        options.sheet, options.encoding, options.column_map, header_row=options.header_row
+    )
 
 
 def _read_input(path: Path, options: ReadOptions) -> InputTable:

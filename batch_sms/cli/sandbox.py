@@ -61,6 +61,7 @@ def sandbox_command(
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
+    header_row: int | None,
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
@@ -84,7 +85,7 @@ def sandbox_command(
     )
     server = Sandbox(config, port=port)
     for path in seed_files:
-        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
+        table = _read_input(path, ReadOptions(sheet, encoding, column_map, header_row=header_row))
         _note_warnings(table)
         server.seed_drafts(row.activity_id for row in _rows(table))
     try:
