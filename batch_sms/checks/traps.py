@@ -32,7 +32,8 @@ _PLACEHOLDER = re.compile(
     r"""
       \{\{[^{}\n]{0,80}\}\}                      # {{ first_name }}, {{ contact.first_name }}
     | \{%[^\n]{0,80}?%\}                         # {% if first_name %}
-    | \$?\{\s*[A-Za-z_][\w.\- ]{0,40}?\s*\}      # {first_name}, ${name}, {First Name}
+    | \$?\{[A-Za-z_][\w.\-]{0,40}(?:\ [\w.\-]{1,40}){0,3}\}
+                                                 # {first_name}, ${name}, {First Name}
     | <<\s*[A-Za-z_][\w.\- ]{0,40}?\s*>>         # <<First Name>>
     | «\w*_\w*»                                  # «First_Name», a Word merge field (Word joins
                                                  # words with _, French quotes have none)

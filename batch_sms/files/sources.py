@@ -231,11 +231,27 @@ def _csv_header(path: Path, codec: str, delimiter: str, header_row: int) -> tupl
         with path.open(encoding=codec, newline="") as stream:
             rows = csv.reader(stream, delimiter=delimiter)
             header = next(itertools.islice(rows, header_row - 1, None), None)
+            first = next(rows, None)
+            _refuse_lost_cells(path, header or [], first, rows.line_num)
     except csv.Error as error:
         raise InputError(f"{path}: is not a well-formed CSV file: {error}.") from None
     if header is None and header_row == 1:
         raise InputError(f"{path}: is empty; it needs a header row with an 'id' column.")
     return tuple(header or ())
+
+
+def _refuse_lost_cells(
+    path: Path, header: Sequence[str], first: Sequence[str] | None, line: int
+) -> None:
+    """pandas refuses a row with more cells than the header, except the first one, whose extra
+    cells it drops with a mere warning: "Hi there, see you" unquoted would be sent as "Hi
+    there"."""
+    if first is None or len(first) <= len(header):
+        return
+    raise InputError(
+        f"{path}: line {line} has {len(first)} cells but the header has {len(header)}. "
+        "A cell with the delimiter in it must be in double quotes."
+    )
 
 
 def _undecodable(path: Path, codec: str) -> str:
