@@ -294,6 +294,23 @@ def test_the_header_row_option_reads_below_the_title_with_the_sheets_row_numbers
     assert f"row 6: {NA_IN_TEXT}" in stderr  # the spreadsheet's row number
 
 
+def test_a_rerun_of_the_results_repeating_the_header_row_reads_row_one(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "titled.xlsx", TITLED)
+    _, rows, _ = dry_run(path, "--header-row", "3")
+    results = path.with_name("titled.results.csv")
+    result = invoke("rerun", results, "--dry-run", "--header-row", "3", "--out", tmp_path / "2.csv")
+    assert result.exit_code == ExitCode.ROWS_FAILED
+    assert (
+        "Note: --header-row 3 ignored: titled.results.csv is a results file, whose header is "
+        "row 1." in result.stderr
+    )
+    assert [row["outcome"] for row in read_csv(tmp_path / "2.csv")] == [
+        "planned",
+        "skipped",
+        "invalid",
+    ]
+
+
 def test_a_wrong_header_row_points_at_the_right_one(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "titled.xlsx", TITLED)
     with pytest.raises(InputError) as raised:

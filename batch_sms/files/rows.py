@@ -222,6 +222,16 @@ def read_table(path: Path, options: ReadOptions = ReadOptions()) -> InputTable: 
     """Open an input file (CSV, .xlsx, .xls, .ods) and check its header; reads no row yet."""
     header_row = options.header_row_number
     source = open_source(path, options.sheet, options.encoding, options.chunk_rows, header_row)
+    notes: tuple[str, ...] = ()
+    if header_row != 1 and _is_results_header(source.top_rows(1)):
+        # A rerun may repeat the command line of the run that wrote this results file, whose
+        # header is row 1 whatever the input's was.
+        notes = (
+            f"--header-row {header_row} ignored: {path.name} is a results file, whose "
+            "header is row 1.",
+        )
+        header_row = 1
+        source = open_source(path, options.sheet, options.encoding, options.chunk_rows)
     try:
         written = _used_header(path, source.header, header_row)
         renamed, map_notes = _apply_map(path, written, options.column_map)
@@ -236,11 +246,17 @@ def read_table(path: Path, options: ReadOptions = ReadOptions()) -> InputTable: 
         ignored=tuple(header for header in renamed if header not in known_headers),
         warnings=source.warnings
         + ignored_options(path, options.sheet, options.encoding)
+        + notes
         + map_notes,
         source=source,
         file_headers=written,
         header_row=header_row,
     )
+
+
+def _is_results_header(rows: Sequence[Sequence[str]]) -> bool:
+    names = {columns.normalize_header(cell) for row in rows for cell in row}
+    return {columns.ID, "outcome"} <= names
 
 
 def _header_row_hint(source: Source, options: ReadOptions) -> str:
