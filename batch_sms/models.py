@@ -8,7 +8,7 @@ send may have gone out is `RowResult.evidence`, so messages can be reworded free
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,10 @@ class SourceRow:
     file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
     values: tuple[str, ...] = ()
     """Every cell as read, aligned with `InputTable.columns`, for the results file."""
+    cell_problems: Mapping[str, str] = field(default_factory=dict)
+    """Column -> why the cell's text cannot be trusted, like a formula never calculated: such
+    a cell reads as empty, and the row must be invalid, not sent without it. Known columns
+    (the id included) only."""
 
 
 class Kind(StrEnum):

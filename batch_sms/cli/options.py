@@ -16,6 +16,7 @@ from batch_sms.cli.remembered import remember
 from batch_sms.close.client import DEFAULT_BASE_URL
 from batch_sms.close.pacing import parse_rate_cap
 from batch_sms.errors import InputError
+from batch_sms.files.records import MAX_ROW_NUMBER
 from batch_sms.files.rows import parse_map
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +106,13 @@ input_options = option_bundle(
         "for more columns. Default: headers are matched by name (Date Scheduled = "
         "date_scheduled).",
     ),
+    click.option(
+        "--header-row",
+        metavar="N",
+        type=click.IntRange(1, MAX_ROW_NUMBER - 1),
+        help="The row of INPUT that holds the headers, like 3 when a title and a blank row are "
+        "above them; the rows above are not read. Default: 1.",
+    ),
 )
 
 sending_options = option_bundle(
@@ -175,6 +183,13 @@ validation_options = option_bundle(
         "--max-segments",
         type=click.IntRange(1),
         help="Refuse rows whose text takes more SMS segments than this. Default: no limit.",
+    ),
+    click.option(
+        "--allow-placeholders",
+        is_flag=True,
+        help="Send texts that hold {{...}}, {first_name}, <<...>> or [FIRST NAME]-style "
+        "placeholders as they are. Default: such rows are invalid, as a mail merge left "
+        "unfilled.",
     ),
 )
 

@@ -44,6 +44,7 @@ class CommandLine:
     sheet: str | None
     encoding: str | None
     column_map: tuple[tuple[str, str], ...]
+    header_row: int | None
     api_key: str | None
     oauth_token: str | None
     base_url: str
@@ -56,6 +57,7 @@ class CommandLine:
     date_format: str | None
     quiet_hours: QuietHours | None
     max_segments: int | None
+    allow_placeholders: bool
     rate_limit: RateCap | None
     no_preflight: bool
     max_sends: int | None
@@ -192,13 +194,14 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
         resume=line.resume,
         dry_run=line.dry_run,
         max_sends=line.max_sends,
-        read=ReadOptions(line.sheet, line.encoding, line.column_map),
+        read=ReadOptions(line.sheet, line.encoding, line.column_map, header_row=line.header_row),
         check=ValidationSettings(
             line.default_region,
             line.timezone,
             line.date_format,
             line.quiet_hours,
             line.max_segments,
+            line.allow_placeholders,
         ),
         send=RunSettings(
             concurrency=line.concurrency,

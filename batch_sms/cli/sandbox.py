@@ -59,6 +59,7 @@ def sandbox_command(
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
+    header_row: int | None,
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
@@ -83,7 +84,8 @@ def sandbox_command(
     server = Sandbox(config, port=port)
     with fail_on_errors():
         for path in seed_files:
-            table = read_table(path, ReadOptions(sheet, encoding, column_map))
+            read_options = ReadOptions(sheet, encoding, column_map, header_row=header_row)
+            table = read_table(path, read_options)
             for warning in table.warnings:
                 click.echo(f"Note: {warning}", err=True)
             server.seed_drafts(row.activity_id for row in table.rows())
