@@ -32,7 +32,7 @@ from batch_sms.output.reasons import (
 from batch_sms.output.report import ReportBuilder, RunFacts, write_report
 from batch_sms.output.timeline import MOST_BARS, timeline
 from tests.conftest import NOW, WriteCsv, activity_id, read_csv, write_results
-from tests.report_pages import outcome_counts, read_page
+from tests.report_pages import PageFacts, outcome_counts, read_page
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "campaign.csv"
 QUIET = QuietHours(time(21, 0), time(8, 0))
@@ -589,3 +589,34 @@ def test_a_bad_option_value_is_a_usage_error(
 def test_write_report_refuses_a_plain_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not a results file"):
         write_report(SAMPLE, tmp_path / "r.html")
+
+
+def page_of(path: Path) -> PageFacts:
+    return read_page(path.read_text(encoding="utf-8"))
+
+
+def test_run_and_dry_run_write_a_report_with_the_runs_facts(tmp_path: Path) -> None:
+    from tests.test_cli import SAMPLE, invoke
+
+    campaign = tmp_path / "campaign.csv"
+    results = tmp_path / "campaign.results.csv"
+    campaign.write_bytes(SAMPLE.read_bytes())
+    planned = invoke("run", campaign, "--dry-run", "--report", tmp_path / "plan.html")
+    assert f"Report: {tmp_path / 'plan.html'}" in planned.output
+    assert page_of(tmp_path / "plan.html").outcomes == outcome_counts(results)
+
+    sent = invoke(
+        "run", campaign, "--sandbox", "--overwrite", "--report", tmp_path / "run.html",
+        "--quiet-hours", "21:00-08:00", "--timezone", "Europe/Berlin",
+    )  # fmt: skip
+    page = page_of(tmp_path / "run.html")
+    assert page.outcomes == outcome_counts(results), sent.output
+    assert "--quiet-hours" in page.text and "Europe/Berlin" in page.text
+    assert "batch-sms run" in page.text
+
+    # Made afterwards, the report reads the run's ledger for its facts and options.
+    later = invoke("report", results, "--out", tmp_path / "later.html")
+    assert "Using the run's options: --quiet-hours 21:00-08:00" in later.output
+    later_page = page_of(tmp_path / "later.html")
+    assert later_page.outcomes == page.outcomes
+    assert "Requests to Close" in later_page.text

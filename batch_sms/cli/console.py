@@ -84,6 +84,7 @@ def print_summary(summary: RunSummary, code: ExitCode, resume_command: str) -> N
         for line in summary.plan.describe():
             click.echo(f"  {line}")
         click.echo(f"Results: {summary.results_path}")
+        _print_report(summary)
         return
     click.echo(
         f"{summary.total_rows:,} rows in {summary.elapsed:.1f} s "
@@ -94,7 +95,13 @@ def print_summary(summary: RunSummary, code: ExitCode, resume_command: str) -> N
             click.echo(f"  {outcome.value:<14}{summary.counts[outcome]:>8,}")
     if summary.results_written:
         click.echo(f"Results: {summary.results_path}")
+    _print_report(summary)
     _print_way_on(summary, code, resume_command)
+
+
+def _print_report(summary: RunSummary) -> None:
+    if summary.report_path is not None:
+        click.echo(f"Report: {summary.report_path}")
 
 
 def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> None:

@@ -237,6 +237,13 @@ run_options = option_bundle(
         "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
     ),
     click.option(
+        "--report",
+        "report_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Also write an HTML report of the run (or, with --dry-run, of the plan) to this "
+        "file: outcomes, when the SMS land, segments, failures by reason. Default: none.",
+    ),
+    click.option(
         "--yes", "-y", is_flag=True, help="Send without asking for confirmation. Default: ask."
     ),
     click.option("--quiet", "-q", is_flag=True, help="No progress bar or notes, only the summary."),

@@ -27,6 +27,7 @@ NOT_RECORDED = frozenset(
         "oauth_token",
         "api_key_file",
         "out_path",
+        "report_path",
         "overwrite",
         "resume",
         "dry_run",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,10 +17,14 @@ from batch_sms.checks.times import (
     parse_timezone,
 )
 from batch_sms.checks.validation import ValidationSettings
+from batch_sms.cli import console, remembered
 from batch_sms.cli.options import parsed
-from batch_sms.errors import InputError
+from batch_sms.errors import InputError, LedgerError
 from batch_sms.files.rows import ReadOptions
+from batch_sms.job.campaign import run_facts
+from batch_sms.job.ledger import Ledger, ledger_path
 from batch_sms.models import Outcome
+from batch_sms.output.facts import RunFacts
 from batch_sms.output.report import ReportSummary, default_report_path, write_report
 
 
@@ -70,17 +76,8 @@ from batch_sms.output.report import ReportSummary, default_report_path, write_re
     metavar="NAME",
     help="The text encoding of a CSV RESULTS file. Default: UTF-8.",
 )
-def report_command(
-    results_path: Path,
-    out_path: Path | None,
-    overwrite: bool,
-    quiet_hours: QuietHours | None,
-    timezone: ZoneInfo | None,
-    default_region: str | None,
-    date_format: str | None,
-    sheet: str | None,
-    encoding: str | None,
-) -> None:
+@click.pass_context
+def report_command(context: click.Context, /, results_path: Path, **options: Any) -> None:
     """Make an HTML report of a RESULTS file: the outcome of every row added up, when the
     SMS land in UTC and on the recipients' clocks, their segments, and what went wrong,
     grouped by reason. The page opens offline in any browser.
@@ -91,12 +88,20 @@ def report_command(
 
         batch-sms report campaign.results.csv --out campaign.html --quiet-hours 21:00-08:00
     """
-    out_path = out_path or default_report_path(results_path)
-    _check_out_path(out_path, results_path, overwrite)
-    settings = ValidationSettings(default_region, timezone, date_format, quiet_hours)
+    facts = _use_the_run(context, results_path, options)
+    line = ReportLine(**options)
+    out_path = line.out_path or default_report_path(results_path)
+    _check_out_path(out_path, results_path, line.overwrite)
+    settings = ValidationSettings(
+        line.default_region, line.timezone, line.date_format, line.quiet_hours
+    )
     try:
         summary = write_report(
-            results_path, out_path, settings=settings, read_options=ReadOptions(sheet, encoding)
+            results_path,
+            out_path,
+            facts,
+            settings=settings,
+            read_options=ReadOptions(line.sheet, line.encoding),
         )
     except InputError as error:
         raise click.BadParameter(str(error), param_hint="RESULTS") from None
@@ -104,6 +109,41 @@ def report_command(
         raise click.ClickException(f"cannot write {out_path}: {error.strerror}.") from None
     click.echo(_describe(summary))
     click.echo(f"Report: {out_path}")
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """The options of `report`, as click parsed them."""
+
+    out_path: Path | None
+    overwrite: bool
+    quiet_hours: QuietHours | None
+    timezone: ZoneInfo | None
+    default_region: str | None
+    date_format: str | None
+    sheet: str | None
+    encoding: str | None
+
+
+def _use_the_run(
+    context: click.Context, results_path: Path, options: dict[str, Any]
+) -> RunFacts | None:
+    """The facts and options of the run that wrote RESULTS, from its ledger beside it."""
+    path = ledger_path(results_path)
+    if not path.exists():
+        return None
+    try:
+        ledger = Ledger.read(path)
+    except LedgerError:
+        return None
+    try:
+        info = ledger.info
+    finally:
+        ledger.close()
+    taken, _ = remembered.apply_earlier(context, options, info.options, rerun=True)
+    if taken:
+        click.echo(f"Using the run's options: {console.join(taken)}", err=True)
+    return run_facts(info, Path(info.input_path))
 
 
 def _check_out_path(out_path: Path, results_path: Path, overwrite: bool) -> None:

@@ -62,6 +62,7 @@ class CommandLine:
     no_preflight: bool
     max_sends: int | None
     dry_run: bool
+    report_path: Path | None
     yes: bool
     quiet: bool
     sandbox: bool
@@ -211,6 +212,7 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
             preflight=not line.no_preflight,
         ),
         command=command,
+        report_path=line.report_path,
     )
 
 

@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,10 @@ from batch_sms.job.plan import Plan, Planner, make_plan
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, Stream, write_dry_run
 from batch_sms.models import Outcome, RowResult
+from batch_sms.output.facts import RunFacts
+from batch_sms.output.report import write_report
 from batch_sms.output.results import default_results_path
+from batch_sms.version import __version__
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class RunOptions:
     """`run` or `rerun`: a rerun's input must be a results file."""
     recorded: Mapping[str, Any] = field(default_factory=dict)
     """The options as the command line spells them (no secrets), kept in the ledger."""
+    report_path: Path | None = None
+    """Where to write an HTML report of the run when it ends; None: no report."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class RunSummary:
     stopped: bool = False
     """The run was asked to stop (Ctrl-C): rows not started are `not_attempted`."""
     results_written: bool = True
+    report_path: Path | None = None
+    """The HTML report written for this run, if one was asked for."""
 
     @property
     def total_rows(self) -> int:
@@ -98,6 +105,7 @@ class Campaign:
         self.now = now or datetime.now(UTC)
         self.table: InputTable | None = None
         self.results_path = self._results_path()
+        self._check_report_path()
         self.ledger: Ledger | None = None
         self._recovered: Recovered | None = None
         self._digest = ""
@@ -169,7 +177,7 @@ class Campaign:
         started = time.monotonic()
         plan = self.plan()
         counts = write_dry_run(self.planner(), self.results_path)
-        return RunSummary(
+        summary = RunSummary(
             self.input_path,
             self.results_path,
             None,
@@ -179,6 +187,19 @@ class Campaign:
             time.monotonic() - started,
             dry_run=True,
         )
+        facts = RunFacts(
+            command=self.options.command,
+            input_path=self.input_path,
+            input_sha256=self._digest,
+            started_at=self.now,
+            finished_at=datetime.now(UTC),
+            options=spelled_options(self.options.recorded),
+            version=__version__,
+            requests=0,
+            rate_per_second=None,
+            dry_run=True,
+        )
+        return self._with_report(summary, facts)
 
     async def send(
         self, connection: Connection, on_result: Callable[[RowResult], None] | None = None
@@ -204,7 +225,7 @@ class Campaign:
             raise
         done = report.results_written and not (report.stopped or report.aborted)
         ledger.end(RunState.FINISHED if done else RunState.STOPPED, report.requested)
-        return RunSummary(
+        summary = RunSummary(
             self.input_path,
             self.results_path,
             ledger.path,
@@ -216,6 +237,17 @@ class Campaign:
             stopped=report.stopped,
             results_written=report.results_written,
         )
+        if not summary.results_written:
+            return summary
+        return self._with_report(summary, run_facts(ledger.info, self.input_path, summary.rate))
+
+    def _with_report(self, summary: RunSummary, facts: RunFacts) -> RunSummary:
+        """Write the HTML report asked for, from the results file just written."""
+        path = self.options.report_path
+        if path is None:
+            return summary
+        write_report(self.results_path, path, facts, settings=self.options.check)
+        return replace(summary, report_path=path)
 
     def stop(self) -> None:
         """Ask a sending run to stop in order: no new requests, those in flight finish."""
@@ -240,6 +272,18 @@ class Campaign:
             )
         _check_writable(path.parent)
         return path
+
+    def _check_report_path(self) -> None:
+        path = self.options.report_path
+        if path is None:
+            return
+        if path.resolve() in (self.input_path.resolve(), self.results_path.resolve()):
+            raise OptionError("the report would overwrite the input or the results.", "--report")
+        if path.exists() and not (self.options.overwrite or self.options.resume):
+            raise OptionError(
+                f"{path} exists already. Choose another file, or pass --overwrite.", "--report"
+            )
+        _check_writable(path.parent)
 
     def _recover(self) -> None:
         """With `resume`, what the unfinished run's ledger holds. Without it, an unfinished
@@ -285,3 +329,33 @@ def _check_writable(folder: Path) -> None:
             pass
     except OSError as error:
         raise OptionError(f"cannot write in folder {folder}: {error.strerror}.", "--out") from None
+
+
+def run_facts(info: RunInfo, input_path: Path, rate: float | None = None) -> RunFacts:
+    """What a report says of a run, from its ledger."""
+    return RunFacts(
+        command=info.command,
+        input_path=input_path,
+        input_sha256=info.input_sha256,
+        started_at=datetime.fromisoformat(info.started_at),
+        finished_at=datetime.fromisoformat(info.finished_at) if info.finished_at else None,
+        options=spelled_options(info.options),
+        version=info.version,
+        requests=info.requests,
+        rate_per_second=rate,
+        dry_run=False,
+    )
+
+
+# Options whose flag is not their name with dashes.
+_FLAGS = {"column_map": "--map", "out_path": "--out"}
+
+
+def spelled_options(options: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Recorded options as the command line spells them: (("--timezone", "Europe/Berlin"),)."""
+    spelled: list[tuple[str, str]] = []
+    for name, value in sorted(options.items()):
+        flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        values = value if isinstance(value, list) else [value]
+        spelled.extend((flag, "" if item is True else str(item)) for item in values)
+    return tuple(spelled)
