@@ -135,6 +135,9 @@ class SheetRecipients:
     from_close: int = 0
     """Sending rows that set no number: only Close knows theirs."""
     _first: dict[str, tuple[int, Kind]] = field(default_factory=dict)
+    """Each number the sheet sets: the first sending row to set it, and its kind."""
+    _claimant_kind: dict[str, Kind] = field(default_factory=dict)
+    """Numbers that an earlier run claimed for a row that sets them in the sheet too."""
     _repeats: Counter[Kind] = field(default_factory=Counter)
 
     def add(self, row: SourceRow, item: Update | RowResult) -> None:
@@ -146,14 +149,21 @@ class SheetRecipients:
         number = sheet_recipient(item)
         if number is None:
             self.from_close += 1
-        elif self._first.setdefault(number, (row.number, item.kind))[0] != row.number:
+            return
+        if self.earlier.claimant(number) == row.number:
+            self._claimant_kind[number] = item.kind
+        if self._first.setdefault(number, (row.number, item.kind))[0] != row.number:
             self._repeats[item.kind] += 1
 
     def held_back(self) -> Counter[Kind]:
-        """By kind, the rows a run holds back for a number seen in the sheet: every repeat,
-        and a first row whose number an earlier run claimed for another row."""
-        counts = Counter(self._repeats)
-        for number, (row, kind) in self._first.items():
-            if self.earlier.claimant(number) not in (None, row):
-                counts[kind] += 1
+        """By kind, the rows a run holds back for a number seen in the sheet. Of the rows
+        that set a number, one goes ahead: the row an earlier run claimed it for, if any, else
+        the first. When an earlier run claimed it for a row not among them, none does."""
+        counts = Counter(self._repeats)  # every row but the first
+        for number, (first, kind) in self._first.items():
+            if self.earlier.claimant(number) in (None, first):
+                continue
+            counts[kind] += 1  # the first is held back too...
+            if number in self._claimant_kind:
+                counts[self._claimant_kind[number]] -= 1  # ...for a later row that goes ahead
         return counts
