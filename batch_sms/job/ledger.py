@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS result (row INTEGER PRIMARY KEY, record TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS before (
     row INTEGER PRIMARY KEY, activity_id TEXT NOT NULL, activity TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS recipient (number TEXT PRIMARY KEY, row INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS recipient (row INTEGER PRIMARY KEY, number TEXT NOT NULL);
 """
 
 
@@ -204,9 +204,11 @@ class Ledger:
         )
 
     def claimed(self, number: str, row: int) -> None:
-        """A sending row claimed its recipient's number; the first claim stays."""
-        query = "INSERT OR IGNORE INTO recipient (number, row) VALUES (?, ?)"
-        self._db.execute(query, (number, row))
+        """A sending row claimed its recipient's number. Keyed by row, which is a quarter of
+        the cost of a key on the number; no two rows hold one number, as only one claim of
+        each succeeds."""
+        query = "INSERT OR IGNORE INTO recipient (row, number) VALUES (?, ?)"
+        self._db.execute(query, (row, number))
 
     def carry_before(self, earlier: Ledger) -> None:
         """Keep the states before an earlier run of the same rows (a rerun of its results
@@ -243,7 +245,9 @@ class Ledger:
         return Recovered(
             records=dict(self._db.execute("SELECT row, record FROM result").fetchall()),
             started={row for (row,) in self._db.execute("SELECT row FROM started")},
-            claims=dict(self._db.execute("SELECT number, row FROM recipient").fetchall()),
+            claims=_first_claims(
+                self._db.execute("SELECT number, row FROM recipient ORDER BY row")
+            ),
         )
 
     def before_states(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
@@ -288,6 +292,13 @@ def result_from_record(record: str) -> RowResult:
     if "evidence" in values:
         values["evidence"] = Evidence(values["evidence"])
     return RowResult(**values)
+
+
+def _first_claims(claims: Iterable[tuple[str, int]]) -> dict[str, int]:
+    first: dict[str, int] = {}
+    for number, row in claims:
+        first.setdefault(number, row)
+    return first
 
 
 def _connect(path: Path) -> sqlite3.Connection:
