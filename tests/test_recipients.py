@@ -17,7 +17,7 @@ from batch_sms.job.ledger import Ledger, Recovered, RunInfo, ledger_path
 from batch_sms.job.plan import Planner, make_plan
 from batch_sms.job.recipients import RecipientBook, close_recipient, display
 from batch_sms.job.stream import write_dry_run
-from batch_sms.models import Kind, Outcome
+from batch_sms.models import Kind, Outcome, Update
 from batch_sms.sandbox.server import Sandbox
 from tests.conftest import NOW, WriteCsv, activity_id, future, read_csv
 from tests.test_cli import against, invoke
@@ -410,17 +410,48 @@ def test_the_plan_counts_exactly_the_rows_a_dry_run_holds_back(
 
 def test_a_resumed_plan_starts_from_the_claims_in_the_ledger(write_csv: WriteCsv) -> None:
     rows = [{"id": activity_id(n), "status": "outbox", "remote_phone": N1} for n in range(2)]
-    planner = Planner(read_table(write_csv(rows)), NOW, recovered=Recovered(claims={N1: 3}))
+    recovered = Recovered(claims={1: N1}, started={1})  # the second row was in flight
+    planner = Planner(read_table(write_csv(rows)), NOW, recovered=recovered)
     plan = make_plan(planner)
     assert plan.earlier_claims.claims() == {N1: 3}
     assert plan.repeated == Counter({Kind.SEND_NOW: 1}), "row 3 meets its own claim"
 
 
-def test_the_ledger_keeps_the_first_claim_of_each_number_for_a_resume(tmp_path: Path) -> None:
+def test_a_row_that_may_have_been_sent_keeps_its_number_from_run_to_run(
+    write_csv: WriteCsv,
+) -> None:
+    rows = [
+        {
+            "id": activity_id(0),
+            "status": "outbox",
+            "outcome": "failed",
+            "evidence": "unknown",
+            "recipient_e164": N1,
+        },  # fmt: skip
+        {
+            "id": activity_id(1),
+            "status": "outbox",
+            "outcome": "",
+            "evidence": "",
+            "recipient_e164": "",
+        },  # fmt: skip
+    ]
+    table = read_table(write_csv(rows, name="input.results.csv"))
+    # A rerun that stops before the row still writes the number down for the next one.
+    planner = Planner(table, NOW)
+    assert [planner.unstarted(row, "stopped").recipient_e164 for row in table.rows()] == [N1, ""]
+    # A resumed run finds the number of a row that was in flight in its ledger.
+    recovered = Recovered(started={1}, claims={1: N2})
+    first, second = (item for _, item in Planner(table, NOW, recovered=recovered).classified())
+    assert isinstance(first, Update) and (first.uncertain, first.recipient) == (True, N1)
+    assert isinstance(second, Update) and (second.uncertain, second.recipient) == (True, N2)
+
+
+def test_the_ledger_keeps_each_rows_claim_for_a_resume(tmp_path: Path) -> None:
     path = ledger_path(tmp_path / "input.results.csv")
     ledger = Ledger.create(path, RunInfo("run", "input.csv", "0" * 64, {}))
-    ledger.claimed(N1, 2)
-    ledger.claimed(N1, 9)
-    ledger.claimed(SHEET, 4)
-    assert ledger.recovered().claims == {N1: 2, SHEET: 4}
+    ledger.claimed(0, N1)
+    ledger.claimed(0, N1)  # a resumed row claims its number again
+    ledger.claimed(7, SHEET)
+    assert ledger.recovered().claims == {0: N1, 7: SHEET}
     ledger.close()

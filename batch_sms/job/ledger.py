@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -93,8 +93,8 @@ class Recovered:
 
     records: dict[int, str] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
-    claims: dict[str, int] = field(default_factory=dict)
-    """Number -> the row (as numbered in the spreadsheet) that claimed it."""
+    claims: dict[int, str] = field(default_factory=dict)
+    """Row index -> the recipient's number that the row claimed before it was sent."""
 
     def result(self, index: int) -> RowResult | None:
         record = self.records.get(index)
@@ -203,12 +203,11 @@ class Ledger:
             (index, activity_id, json.dumps(dict(activity), sort_keys=True)),
         )
 
-    def claimed(self, number: str, row: int) -> None:
-        """A sending row claimed its recipient's number. Keyed by row, which is a quarter of
-        the cost of a key on the number; no two rows hold one number, as only one claim of
-        each succeeds."""
+    def claimed(self, index: int, number: str) -> None:
+        """A sending row claimed its recipient's number (no two rows hold one: only one claim
+        of each number succeeds). Keyed by row, which costs a third of a key on the number."""
         query = "INSERT OR IGNORE INTO recipient (row, number) VALUES (?, ?)"
-        self._db.execute(query, (row, number))
+        self._db.execute(query, (index, number))
 
     def carry_before(self, earlier: Ledger) -> None:
         """Keep the states before an earlier run of the same rows (a rerun of its results
@@ -245,9 +244,7 @@ class Ledger:
         return Recovered(
             records=dict(self._db.execute("SELECT row, record FROM result").fetchall()),
             started={row for (row,) in self._db.execute("SELECT row FROM started")},
-            claims=_first_claims(
-                self._db.execute("SELECT number, row FROM recipient ORDER BY row")
-            ),
+            claims=dict(self._db.execute("SELECT row, number FROM recipient").fetchall()),
         )
 
     def before_states(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
@@ -292,13 +289,6 @@ def result_from_record(record: str) -> RowResult:
     if "evidence" in values:
         values["evidence"] = Evidence(values["evidence"])
     return RowResult(**values)
-
-
-def _first_claims(claims: Iterable[tuple[str, int]]) -> dict[str, int]:
-    first: dict[str, int] = {}
-    for number, row in claims:
-        first.setdefault(number, row)
-    return first
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -17,7 +17,7 @@ from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings, Va
 from batch_sms.files.rows import InputTable
 from batch_sms.job import messages
 from batch_sms.job.ledger import Recovered
-from batch_sms.job.recipients import RecipientBook, SheetRecipients
+from batch_sms.job.recipients import RecipientBook, SheetRecipients, earlier_recipient
 from batch_sms.models import (
     Evidence,
     Invalid,
@@ -64,8 +64,10 @@ class Planner:
                 row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
             )
         if checked.sends and self._may_have_been_sent(row, journaled):
-            # Sent only if reading it back from Close shows it still a draft.
-            return replace(checked, uncertain=True)
+            # Sent only if reading it back from Close shows it still a draft; the number it
+            # may have gone to is kept, for the next run if this one does not read it.
+            recipient = earlier_recipient(row, journaled, self.recovered.claims)
+            return replace(checked, uncertain=True, recipient=recipient)
         return checked
 
     def unstarted(self, row: SourceRow, reason: str) -> RowResult:
@@ -84,6 +86,7 @@ class Planner:
                 Outcome.NOT_ATTEMPTED,
                 error_message=f"not attempted: {reason}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
                 evidence=Evidence.UNKNOWN,
+                recipient_e164=earlier_recipient(row, journaled, self.recovered.claims),
             )
         return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=f"not attempted: {reason}")
 
@@ -242,7 +245,7 @@ def _utc(moment: datetime) -> str:
 def make_plan(planner: Planner, hold_back_duplicates: bool = True) -> Plan:
     """Validate every row, once, and count what a run would do."""
     plan = Plan(holds_back_duplicates=hold_back_duplicates)
-    recipients = SheetRecipients(RecipientBook(planner.recovered.claims))
+    recipients = SheetRecipients(planner.recovered.claims)
     for row, item in planner.classified():
         plan.add(row, item)
         recipients.add(row, item)

@@ -16,8 +16,9 @@ Every decision goes through `RecipientBook.claim`, in input order:
 - a dry run claims the numbers the sheet itself sets, the only ones it can see.
 
 Memory: the book keeps one entry per number (its E.164 text and the row that claimed it):
-about 125 MB for a million different numbers (measured with tracemalloc, CPython 3.12), and
-nothing for rows that only edit. No row is kept.
+124 MB for a million different numbers, measured with tracemalloc on CPython 3.11, and nothing
+for rows that only edit; no row is kept. A claim takes about 1 µs, and its line in the ledger
+(written before the row is queued) 20 to 35 µs.
 """
 
 from __future__ import annotations
@@ -112,16 +113,28 @@ def held_back(update: Update, earlier: int, number: str) -> RowResult:
     )
 
 
-def earlier_claim(row: SourceRow, item: Update | RowResult) -> str | None:
-    """The number an earlier run sent this row to, or may have: a row it updated, or one it
-    left uncertain. Read from the result (a resumed run's ledger, a rerun's carried-over row)
-    or, for an uncertain row, from the results file's column."""
+def earlier_claim(
+    row: SourceRow, item: Update | RowResult, ledger_claims: Mapping[int, str]
+) -> str | None:
+    """The number an earlier run claimed for this row: one that a resumed run's ledger holds,
+    or one it sent to (an `updated` row) or may have (an uncertain row, whose number the
+    planner found in the earlier run's record)."""
+    if row.index in ledger_claims:
+        return ledger_claims[row.index]
     if isinstance(item, RowResult):
         sent = item.outcome is Outcome.UPDATED
         return item.recipient_e164 if sent and item.recipient_e164 else None
-    if item.uncertain:
-        return row.cells.get(COLUMN) or None
-    return None
+    return item.recipient if item.uncertain and item.recipient else None
+
+
+def earlier_recipient(
+    row: SourceRow, result: RowResult | None, ledger_claims: Mapping[int, str]
+) -> str:
+    """The number an earlier run gave a row, from its ledger or its results file; empty when
+    none is known (results files from before the column)."""
+    if result is not None and result.recipient_e164:
+        return result.recipient_e164
+    return ledger_claims.get(row.index) or row.cells.get(COLUMN, "")
 
 
 @dataclass
@@ -130,6 +143,8 @@ class SheetRecipients:
     that set a number an earlier row sets, or that an earlier run sent to. Counted in one
     pass; `held_back` is exact once the pass is over, earlier runs' claims included."""
 
+    ledger_claims: Mapping[int, str] = field(default_factory=dict)
+    """A resumed run's claims, by row index."""
     earlier: RecipientBook = field(default_factory=RecipientBook)
     """Numbers that earlier runs sent to, or may have; filled during the pass."""
     from_close: int = 0
@@ -141,7 +156,7 @@ class SheetRecipients:
     _repeats: Counter[Kind] = field(default_factory=Counter)
 
     def add(self, row: SourceRow, item: Update | RowResult) -> None:
-        number = earlier_claim(row, item)
+        number = earlier_claim(row, item, self.ledger_claims)
         if number is not None:
             self.earlier.claim(number, row.number)
         if not isinstance(item, Update) or not item.sends:

@@ -172,7 +172,7 @@ class Stream:
         """Before the row is queued: a claim that cannot be recorded stops the run, so that
         a resumed run knows every number this one may send to."""
         try:
-            self.ledger.claimed(update.recipient, update.number)
+            self.ledger.claimed(update.index, update.recipient)
         except (OSError, sqlite3.Error) as error:
             self._cannot_write(self.ledger.path, error)
 
