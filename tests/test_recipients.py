@@ -307,6 +307,15 @@ def test_max_sends_counts_the_sms_left_once_repeats_are_held_back(
 # --- the parts ----------------------------------------------------------------------------------
 
 
+def test_sandbox_drafts_each_have_a_number_of_their_own(make_sandbox) -> None:  # type: ignore[no-untyped-def]
+    """Else every campaign tried in the sandbox would text one person, and be held back."""
+    sandbox = make_sandbox(any_id=True)
+    numbers = [sandbox.activity(activity_id(n))["remote_phone"] for n in range(200)]
+    assert len(set(numbers)) == 200
+    assert sandbox.activity(activity_id(3))["remote_phone"] == numbers[3], "the same each time"
+    assert all(close_recipient({"remote_phone": number}) == number for number in numbers)
+
+
 def test_the_first_claim_of_a_number_stays_and_a_row_meets_its_own_claim() -> None:
     book = RecipientBook({N1: 7})
     assert book.claim(N1, 7) is None, "a resumed row meets its own claim"
