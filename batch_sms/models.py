@@ -60,6 +60,8 @@ class Update:
     """SMS segments of the text, when the row has one."""
     warnings: tuple[str, ...] = ()
     """Things worth knowing that do not stop the row, like a character that doubles its cost."""
+    recipient: str = ""
+    """The E.164 number a sending row's SMS goes to, once known (the sheet's, or Close's)."""
 
     @property
     def kind(self) -> Kind:
@@ -149,6 +151,9 @@ class RowResult:
     segments: int | None = None
     """SMS segments of the row's text (valid rows with a text only)."""
     evidence: Evidence = Evidence.NONE
+    recipient_e164: str = ""
+    """Whom a sending row's SMS goes to (or would have), when known; a rerun reads it to hold
+    back other rows to the numbers this run sent to."""
 
     @classmethod
     def from_activity(
@@ -182,6 +187,7 @@ class RowResult:
             close_error_message=cells.get("close_error_message", ""),
             segments=_int_or_none(cells.get("segments", "")),
             evidence=evidence_of(row),
+            recipient_e164=cells.get("recipient_e164", ""),
         )
 
     def cells(self) -> dict[str, str]:

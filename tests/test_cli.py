@@ -292,6 +292,8 @@ def test_dry_run_sends_nothing_and_plans_every_valid_row(
         "  2 SMS will be scheduled between 2031-01-07 09:00 UTC and 2031-01-07 14:30 UTC",
         "  2 SMS will only be edited (nothing sent)",
         "  1 rows are invalid and will not be sent",
+        "  5 SMS go to numbers only Close knows (no remote_phone): repeats among them are held "
+        "back when the run reads Close",
         "  2 SMS segments in all",
         f"Results: {path.with_name('input.results.csv')}",
     ]

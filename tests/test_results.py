@@ -75,6 +75,7 @@ def test_results_keep_every_input_column_and_replace_old_results(
         "close_date_sent": "",
         "close_error_message": "",
         "segments": "",
+        "recipient_e164": "",
     }
     assert (rows[1]["outcome"], rows[1]["error_message"], rows[1]["http_status"]) == (
         "failed",

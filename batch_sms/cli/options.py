@@ -234,6 +234,12 @@ run_options = option_bundle(
         help="Refuse to run if more than this many SMS would be sent. Default: no limit.",
     ),
     click.option(
+        "--allow-duplicate-recipients",
+        is_flag=True,
+        help="Send every row, also a second SMS to a number that an earlier row of the "
+        "campaign sends to. Default: such rows are held back (skipped), one SMS per number.",
+    ),
+    click.option(
         "--dry-run", is_flag=True, help="Validate and write the results as planned; send nothing."
     ),
     click.option(

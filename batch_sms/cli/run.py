@@ -61,6 +61,7 @@ class CommandLine:
     rate_limit: RateCap | None
     no_preflight: bool
     max_sends: int | None
+    allow_duplicate_recipients: bool
     dry_run: bool
     report_path: Path | None
     yes: bool
@@ -195,6 +196,7 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
         resume=line.resume,
         dry_run=line.dry_run,
         max_sends=line.max_sends,
+        allow_duplicate_recipients=line.allow_duplicate_recipients,
         read=ReadOptions(line.sheet, line.encoding, line.column_map, header_row=line.header_row),
         check=ValidationSettings(
             line.default_region,

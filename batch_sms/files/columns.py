@@ -37,6 +37,7 @@ RESULTS = (
     "close_date_sent",
     "close_error_message",
     "segments",
+    "recipient_e164",
 )
 
 _SEPARATORS = re.compile(r"[\s\-_.]+")

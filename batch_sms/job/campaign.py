@@ -26,6 +26,7 @@ from batch_sms.files.rows import InputTable, ReadOptions, read_table
 from batch_sms.job.ledger import Ledger, Recovered, RunInfo, RunState, fingerprint, ledger_path
 from batch_sms.job.locks import RunLocks
 from batch_sms.job.plan import Plan, Planner, make_plan
+from batch_sms.job.recipients import RecipientBook
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, Stream, write_dry_run
 from batch_sms.models import Outcome, RowResult
@@ -45,6 +46,8 @@ class RunOptions:
     resume: bool = False
     dry_run: bool = False
     max_sends: int | None = None
+    allow_duplicate_recipients: bool = False
+    """Send every row, also a second SMS to a number an earlier row sends to."""
     read: ReadOptions = field(default_factory=ReadOptions)
     check: ValidationSettings = DEFAULT_SETTINGS
     send: RunSettings = field(default_factory=RunSettings)
@@ -158,7 +161,8 @@ class Campaign:
     def plan(self) -> Plan:
         """Check every row (streaming the file once) and count what a run would do."""
         if self._plan is None:
-            self._plan = make_plan(self.planner())
+            holds_back = not self.options.allow_duplicate_recipients
+            self._plan = make_plan(self.planner(), holds_back)
         return self._plan
 
     def refuse_excess(self, plan: Plan) -> None:
@@ -176,7 +180,7 @@ class Campaign:
         """Write the results as planned; send nothing."""
         started = time.monotonic()
         plan = self.plan()
-        counts = write_dry_run(self.planner(), self.results_path)
+        counts = write_dry_run(self.planner(), self.results_path, self._recipients(plan))
         summary = RunSummary(
             self.input_path,
             self.results_path,
@@ -217,6 +221,7 @@ class Campaign:
             ledger,
             self.options.send,
             on_result,
+            self._recipients(plan),
         )
         try:
             report = await self._stream.run()
@@ -259,6 +264,12 @@ class Campaign:
         return self._stream is not None and self._stream.stopping
 
     # --- plumbing ------------------------------------------------------------------------
+
+    def _recipients(self, plan: Plan) -> RecipientBook | None:
+        """A pass's book of claimed numbers: those of earlier runs, as the plan found them."""
+        if self.options.allow_duplicate_recipients:
+            return None
+        return RecipientBook(plan.earlier_claims.claims())
 
     def _results_path(self) -> Path:
         options = self.options

@@ -7,7 +7,9 @@ out of messages:
 - `started`: a row whose send is about to go out, written before its first PUT;
 - `result`: a row's result, as soon as Close settled it;
 - `before`: the SMS as Close showed it before this run changed it (the preflight's read), so
-  that `undo` can put it back.
+  that `undo` can put it back;
+- `recipient`: each number a sending row claimed, and the row, written before the row is
+  sent, so that a resumed run sends no second SMS to it (see job/recipients.py).
 
 A row with a start and no result was in flight when the run died: it may have been sent.
 
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS result (row INTEGER PRIMARY KEY, record TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS before (
     row INTEGER PRIMARY KEY, activity_id TEXT NOT NULL, activity TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS recipient (row INTEGER PRIMARY KEY, number TEXT NOT NULL);
 """
 
 
@@ -90,6 +93,8 @@ class Recovered:
 
     records: dict[int, str] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)
+    claims: dict[int, str] = field(default_factory=dict)
+    """Row index -> the recipient's number that the row claimed before it was sent."""
 
     def result(self, index: int) -> RowResult | None:
         record = self.records.get(index)
@@ -174,6 +179,7 @@ class Ledger:
                 "the rows not updated, rerun its results file.",
                 "--resume",
             )
+        ledger._db.executescript(_SCHEMA)  # a ledger written before a table was added
         recovered = ledger.recovered()
         ledger._set_info(state=RunState.RUNNING, finished_at="")
         return ledger, recovered
@@ -196,6 +202,12 @@ class Ledger:
             "INSERT OR IGNORE INTO before (row, activity_id, activity) VALUES (?, ?, ?)",
             (index, activity_id, json.dumps(dict(activity), sort_keys=True)),
         )
+
+    def claimed(self, index: int, number: str) -> None:
+        """A sending row claimed its recipient's number (no two rows hold one: only one claim
+        of each number succeeds). Keyed by row, which costs a third of a key on the number."""
+        query = "INSERT OR IGNORE INTO recipient (row, number) VALUES (?, ?)"
+        self._db.execute(query, (index, number))
 
     def carry_before(self, earlier: Ledger) -> None:
         """Keep the states before an earlier run of the same rows (a rerun of its results
@@ -232,6 +244,7 @@ class Ledger:
         return Recovered(
             records=dict(self._db.execute("SELECT row, record FROM result").fetchall()),
             started={row for (row,) in self._db.execute("SELECT row FROM started")},
+            claims=dict(self._db.execute("SELECT row, number FROM recipient").fetchall()),
         )
 
     def before_states(self) -> Iterator[tuple[int, str, dict[str, Any]]]:

@@ -28,6 +28,7 @@ from batch_sms.close.client import CloseAPIError, CloseClient, Reply
 from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
 from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
 from batch_sms.job import messages
+from batch_sms.job.recipients import RecipientBook, held_back, recipient_of, sheet_recipient
 from batch_sms.models import Evidence, Outcome, RowResult, Update
 
 # Errors raised before a single byte of the request reached Close.
@@ -67,6 +68,7 @@ class RunReport:
 
 ResultSink = Callable[[RowResult], None]
 StartSink = Callable[[Update], None]
+ClaimSink = Callable[[Update], None]
 BeforeSink = Callable[[Update, dict[str, Any]], None]
 
 
@@ -108,7 +110,11 @@ class Sender:
     """One run's workers. `stop()` lets the requests in flight finish and starts no more.
     `on_start` hears of a row that sends just before its first PUT goes out, so that a journal
     can tell, after a crash, which sends may have happened. If the run is cancelled, rows in
-    flight or queued get no result: the journal is the record of them."""
+    flight or queued get no result: the journal is the record of them.
+
+    With `recipients`, a sending row to a number that an earlier row claimed is held back
+    (see job/recipients.py); `on_claim` hears of each row that claims its number, before it
+    is queued."""
 
     def __init__(
         self,
@@ -118,11 +124,15 @@ class Sender:
         pacer: Pacer | None = None,
         on_start: StartSink | None = None,
         on_before: BeforeSink | None = None,
+        recipients: RecipientBook | None = None,
+        on_claim: ClaimSink | None = None,
     ) -> None:
         self.client = client
         self.on_result = on_result
         self.on_start = on_start or (lambda update: None)
         self.on_before = on_before or (lambda update, activity: None)
+        self.recipients = recipients
+        self.on_claim = on_claim or (lambda update: None)
         self.halt = asyncio.Event()
         self.settings = settings
         self.pacer = pacer or Pacer(settings.concurrency, settings.rate_cap)
@@ -198,23 +208,49 @@ class Sender:
         return []
 
     async def _pass_on(self, batch: list[Update]) -> None:
-        checked = [u for u in batch if self.settings.preflight or u.uncertain]
+        checked = [u for u in batch if self.settings.preflight or u.uncertain or self._unknown(u)]
         verdicts = await self._read_states(checked) if checked and not self.halted else {}
         for update in batch:
             if self.halted:
                 self._not_started(update)
                 continue
             verdict = verdicts.get(update.index)
+            activity = verdict.activity if isinstance(verdict, Verdict) else None
+            if recipient := recipient_of(update, activity):
+                update = replace(update, recipient=recipient)
             result = self._preflight_result(update, verdict)
+            if result is None and activity is not None:
+                # Close shows the SMS open to this update: whatever an earlier run did, it did
+                # not send it.
+                update = replace(update, uncertain=False)
+            if result is None:
+                result = self._held_back(update)
+            elif result.outcome is Outcome.UPDATED:
+                self._claim(update)  # sent before this run: the person has this message
             if result is not None:
                 self._report(update, result)
                 continue
-            if isinstance(verdict, Verdict):
-                # Close shows the SMS open to this update: whatever an earlier run did, it did
-                # not send it, and this is the state that an undo puts back.
-                self.on_before(update, verdict.activity)
-                update = replace(update, uncertain=False)
+            if activity is not None:
+                self.on_before(update, activity)  # the state that an undo puts back
             await self.queue.put(update)
+
+    def _unknown(self, update: Update) -> bool:
+        """A sending row whose recipient only Close knows: read even without a preflight."""
+        return self.recipients is not None and update.sends and sheet_recipient(update) is None
+
+    def _held_back(self, update: Update) -> RowResult | None:
+        """The row's result when an earlier row claimed its number, None to send it."""
+        earlier = self._claim(update)
+        return None if earlier is None else held_back(update, earlier, update.recipient)
+
+    def _claim(self, update: Update) -> int | None:
+        """Claim the row's number, in input order: the earlier row that has it, or None."""
+        if self.recipients is None or not update.recipient:
+            return None
+        earlier = self.recipients.claim(update.recipient, update.number)
+        if earlier is None:
+            self.on_claim(update)
+        return earlier
 
     def _preflight_result(self, update: Update, verdict: Verdict | str | None) -> RowResult | None:
         """The row's result when its current state in Close settles it, None to send it."""
@@ -436,7 +472,7 @@ class Sender:
                 error_message=f"{result.error_message}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
                 evidence=Evidence.UNKNOWN,
             )
-        self.on_result(replace(result, segments=update.segments))
+        self.on_result(replace(result, segments=update.segments, recipient_e164=update.recipient))
 
 
 class _Attempts:

@@ -26,6 +26,7 @@ from batch_sms.close.pacing import Halted
 from batch_sms.files.tables import open_table_writer
 from batch_sms.job.ledger import Ledger
 from batch_sms.job.plan import Planner
+from batch_sms.job.recipients import RecipientBook, held_back, sheet_recipient
 from batch_sms.job.sender import RunSettings, Sender
 from batch_sms.models import Outcome, RowResult, Update
 from batch_sms.output.results import OrderedResults
@@ -58,18 +59,31 @@ class _WriteFailed(Exception):
     """The results file could not be written to the end: it is discarded, the ledger stays."""
 
 
-def write_dry_run(planner: Planner, out_path: Path) -> Counter[Outcome]:
-    """The results of a dry run: every valid row is `planned`, nothing is sent."""
+def write_dry_run(
+    planner: Planner, out_path: Path, recipients: RecipientBook | None = None
+) -> Counter[Outcome]:
+    """The results of a dry run: every valid row is `planned`, nothing is sent. With
+    `recipients`, a row to a number the sheet gave an earlier row is `skipped`: the only
+    repeats a dry run can see, since it does not read Close."""
     table = planner.table
     with open_table_writer(out_path, OrderedResults.header(table)) as writer:
         book = OrderedResults(table, writer)
         for row, item in planner.classified():
             book.expect(row)
             if isinstance(item, Update):
-                item = RowResult(row.index, Outcome.PLANNED, segments=item.segments)
+                item = _planned(item, recipients)
             book.record(item)
         book.check_complete()
     return book.counts
+
+
+def _planned(update: Update, recipients: RecipientBook | None) -> RowResult:
+    number = sheet_recipient(update) or ""
+    if number and recipients is not None:
+        earlier = recipients.claim(number, update.number)
+        if earlier is not None:
+            return held_back(update, earlier, number)
+    return RowResult(update.index, Outcome.PLANNED, segments=update.segments, recipient_e164=number)
 
 
 class Stream:
@@ -83,8 +97,10 @@ class Stream:
         ledger: Ledger,
         settings: RunSettings,
         on_result: Callable[[RowResult], None] | None = None,
+        recipients: RecipientBook | None = None,
     ) -> None:
         self.planner = planner
+        self.recipients = recipients
         self.connection = connection
         self.out_path = out_path
         self.ledger = ledger
@@ -132,6 +148,8 @@ class Stream:
                 self.settings,
                 on_start=self._started,
                 on_before=self._before,
+                recipients=self.recipients,
+                on_claim=self._claimed,
             )
             self._sender = sender
             if self._stop_asked:
@@ -149,6 +167,14 @@ class Stream:
         except (OSError, sqlite3.Error) as error:
             self._cannot_write(self.ledger.path, error)
             raise Halted from None
+
+    def _claimed(self, update: Update) -> None:
+        """Before the row is queued: a claim that cannot be recorded stops the run, so that
+        a resumed run knows every number this one may send to."""
+        try:
+            self.ledger.claimed(update.index, update.recipient)
+        except (OSError, sqlite3.Error) as error:
+            self._cannot_write(self.ledger.path, error)
 
     def _before(self, update: Update, activity: dict[str, Any]) -> None:
         try:
