@@ -7,6 +7,7 @@ import click
 from batch_sms.cli.run import rerun, run
 from batch_sms.cli.sandbox import sandbox_command
 from batch_sms.cli.status import ExitCode
+from batch_sms.cli.undo import undo
 from batch_sms.version import __version__
 
 __all__ = ["ExitCode", "cli"]
@@ -24,5 +25,5 @@ def cli() -> None:
     """
 
 
-for command in (run, rerun, sandbox_command):
+for command in (run, rerun, undo, sandbox_command):
     cli.add_command(command)

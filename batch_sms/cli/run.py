@@ -27,6 +27,8 @@ from batch_sms.close.pacing import RateCap
 from batch_sms.errors import RunInterrupted
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
+from batch_sms.job.canary import CanarySettings
+from batch_sms.job.halt import HaltRule
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection
 from batch_sms.sandbox import Sandbox, SandboxConfig
@@ -57,6 +59,9 @@ class CommandLine:
     rate_limit: RateCap | None
     no_preflight: bool
     max_sends: int | None
+    canary_rows: int | None
+    canary_wait: float
+    halt_on_failures: HaltRule | None
     dry_run: bool
     yes: bool
     quiet: bool
@@ -140,9 +145,12 @@ def _plan_and_go(
     with _sandbox_if(line.sandbox, line.quiet) as server:
         connection = _connection(line, credentials, server)
         with console.progress(plan.updates, line.quiet) as on_result:
+            # A terminal is asked about the canary; --yes (or no terminal) goes on only if
+            # every canary SMS is confirmed.
+            ask = sys.stdin.isatty() and not line.yes
             return run_until_done(
                 campaign,
-                campaign.send(connection, on_result),
+                campaign.send(connection, on_result, console.canary_decision(ask)),
                 # Requests in flight end within the timeout; a read-back may follow.
                 grace=2 * connection.timeout + 5,
             )
@@ -171,6 +179,8 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
             preflight=not line.no_preflight,
         ),
         command=command,
+        canary=CanarySettings(line.canary_rows, line.canary_wait) if line.canary_rows else None,
+        halt=line.halt_on_failures,
     )
 
 
