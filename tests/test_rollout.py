@@ -338,3 +338,17 @@ def test_failures_are_grouped_largest_first_with_their_first_rows() -> None:
         "2 failed: other reasons (more than 2 different ones): rows 9, 10",
     ]
     assert tally.total == 9
+
+
+def test_a_canary_as_big_as_the_campaign_is_noted_and_holds_nothing_back(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    rows = sends(3)
+    sandbox.seed_drafts(row["id"] for row in rows)
+    result = against(sandbox, write_csv(rows), "--canary", "5")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "Note: --canary 5: this run sends 3 SMS, so the canary holds nothing back." in (
+        result.stderr
+    )
+    assert "Canary:" not in result.stderr
+    assert [sandbox.sends(row["id"]) for row in rows] == [1] * 3

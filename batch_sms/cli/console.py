@@ -45,7 +45,7 @@ def print_notes(campaign: Campaign, plan: Plan) -> None:
         "more.",
     )
     canary = campaign.options.canary
-    if canary is not None and plan.sends <= canary.rows:
+    if canary is not None and not campaign.options.resume and plan.sends <= canary.rows:
         click.echo(
             f"Note: --canary {canary.rows}: this run sends {plan.sends:,} SMS, so the canary "
             "holds nothing back.",
