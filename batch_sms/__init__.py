@@ -6,7 +6,7 @@ The Python API (see `batch_sms.api`):
     summary = batch_sms.run_file("campaign.csv", api_key="api_...")
 """
 
-from batch_sms.api import arun_file, run_file
+from batch_sms.api import arun_file, arun_undo, run_file, undo_file
 from batch_sms.checks.validation import ValidationSettings
 from batch_sms.errors import (
     BatchSmsError,
@@ -18,17 +18,23 @@ from batch_sms.errors import (
 )
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
+from batch_sms.job.canary import CanaryReport, CanarySettings
+from batch_sms.job.halt import HaltRule
 from batch_sms.job.plan import Plan
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection
+from batch_sms.job.undo import Undo
 from batch_sms.models import Evidence, Outcome, RowResult
 from batch_sms.version import __version__
 
 __all__ = [
     "BatchSmsError",
     "Campaign",
+    "CanaryReport",
+    "CanarySettings",
     "Connection",
     "Evidence",
+    "HaltRule",
     "InputError",
     "LedgerError",
     "OptionError",
@@ -41,8 +47,11 @@ __all__ = [
     "RunRefused",
     "RunSettings",
     "RunSummary",
+    "Undo",
     "ValidationSettings",
     "__version__",
     "arun_file",
+    "arun_undo",
     "run_file",
+    "undo_file",
 ]

@@ -62,6 +62,12 @@ class Update:
     """Things worth knowing that do not stop the row, like a character that doubles its cost."""
     recipient: str = ""
     """The E.164 number a sending row's SMS goes to, once known (the sheet's, or Close's)."""
+    expected: dict[str, Any] | None = field(default=None, hash=False)
+    """An undo: the SMS as the run being undone left it. Close must still show it so (or show
+    it already put back), else someone changed it since and it is left alone."""
+    cancel_first: bool = False
+    """An undo of a pending send that also puts fields back: Close changes only drafts, so
+    the send is cancelled (status draft) by a PUT of its own before the fields are sent."""
 
     @property
     def kind(self) -> Kind:
@@ -126,6 +132,18 @@ class Evidence(StrEnum):
 LEGACY_MAY_HAVE_BEEN_SENT = "the SMS may have been sent"
 
 
+# What a row's result keeps of the SMS as Close showed it: what an undo puts back or compares.
+SHOWN_FIELDS = (
+    "id",
+    "status",
+    "text",
+    "date_scheduled",
+    "date_sent",
+    "local_phone",
+    "remote_phone",
+)
+
+
 class Outcome(StrEnum):
     UPDATED = "updated"
     INVALID = "invalid"
@@ -154,6 +172,9 @@ class RowResult:
     recipient_e164: str = ""
     """Whom a sending row's SMS goes to (or would have), when known; a rerun reads it to hold
     back other rows to the numbers this run sent to."""
+    shown: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """The SMS as Close showed it when the row was settled (`SHOWN_FIELDS`): what an undo
+    compares with later. Kept in the ledger, not in the results file."""
 
     @classmethod
     def from_activity(
@@ -169,6 +190,7 @@ class RowResult:
             close_date_sent=_text(activity.get("date_sent")),
             close_error_message=_text(activity.get("error_message")),
             evidence=Evidence.ANSWER,
+            shown={key: activity[key] for key in SHOWN_FIELDS if key in activity},
         )
 
     @classmethod

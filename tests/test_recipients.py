@@ -407,7 +407,8 @@ def test_the_plan_counts_exactly_the_rows_a_dry_run_holds_back(
     table = read_table(write_csv(rows, name="input.results.csv"))
     plan = make_plan(Planner(table, NOW))
     out = tmp_path / "dry.csv"
-    counts = write_dry_run(Planner(table, NOW), out, RecipientBook(plan.earlier_claims.claims()))
+    book = RecipientBook(plan.earlier_claims.claims())
+    counts, _ = write_dry_run(Planner(table, NOW), out, book)
     assert plan.repeated.total() == counts[Outcome.SKIPPED]
     skipped = Counter(
         Kind.SCHEDULE if row["status"] == "scheduled" else Kind.SEND_NOW

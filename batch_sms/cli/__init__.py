@@ -10,6 +10,7 @@ from batch_sms.cli.report import report_command
 from batch_sms.cli.run import rerun, run
 from batch_sms.cli.sandbox import sandbox_command
 from batch_sms.cli.status import ExitCode
+from batch_sms.cli.undo import undo
 from batch_sms.version import __version__
 
 __all__ = ["ExitCode", "cli"]
@@ -34,7 +35,7 @@ def cli(context: click.Context) -> None:
     context.meta[defaults.CONFIG] = config
 
 
-for command in (run, rerun, sandbox_command, report_command, config_command):
+for command in (run, rerun, undo, sandbox_command, report_command, config_command):
     # BATCH_SMS_TIMEZONE, not click's BATCH_SMS_RUN_TIMEZONE: one name for every command.
     command.context_settings["auto_envvar_prefix"] = defaults.ENV_PREFIX
     cli.add_command(command)

@@ -12,10 +12,15 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from batch_sms.cli.interrupts import plain_ctrl_c
 from batch_sms.cli.status import ExitCode
 from batch_sms.job.campaign import Campaign, RunSummary
+from batch_sms.job.canary import CanaryReport
 from batch_sms.job.plan import Plan
 from batch_sms.models import Outcome, RowResult
+
+# Groups of failed and invalid rows shown in the summary; the results file has every row.
+FAILURE_GROUPS_SHOWN = 5
 
 
 def print_notes(campaign: Campaign, plan: Plan) -> None:
@@ -39,6 +44,13 @@ def print_notes(campaign: Campaign, plan: Plan) -> None:
         plan.warned,
         "more.",
     )
+    canary = campaign.options.canary
+    if canary is not None and not campaign.options.resume and plan.sends <= canary.rows:
+        click.echo(
+            f"Note: --canary {canary.rows}: this run sends {plan.sends:,} SMS, so the canary "
+            "holds nothing back.",
+            err=True,
+        )
 
 
 def _print_rows(title: str, shown: list[tuple[int, str]], total: int, rest: str) -> None:
@@ -77,15 +89,43 @@ def progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
         yield advance
 
 
-def print_summary(summary: RunSummary, code: ExitCode, resume_command: str) -> None:
-    """Counts, where the results are, and what to do next."""
+def canary_decision(ask: bool) -> Callable[[CanaryReport], bool]:
+    """The canary's report on stderr, then the decision: asked when `ask`, else go on only
+    if every canary SMS is confirmed."""
+
+    def decide(report: CanaryReport) -> bool:
+        with tqdm.external_write_mode(file=sys.stderr):
+            for line in report.lines():
+                click.echo(line, err=True)
+            if not ask:
+                if not report.confirmed:
+                    click.echo(
+                        "Stopping: without a question, only a confirmed canary goes on.", err=True
+                    )
+                return report.confirmed
+            with plain_ctrl_c():
+                try:
+                    return click.confirm("Carry on with the rest?", default=False, err=True)
+                except click.Abort:
+                    return False
+
+    return decide
+
+
+def print_summary(
+    summary: RunSummary,
+    code: ExitCode,
+    resume_command: str,
+    plan_lines: list[str] | None = None,
+) -> None:
+    """Counts, the failures by reason, where the results are, and what to do next."""
     if summary.dry_run:
         click.echo("Dry run: nothing was sent. If run for real:")
-        for line in summary.plan.describe():
+        for line in summary.plan.describe() if plan_lines is None else plan_lines:
             click.echo(f"  {line}")
         click.echo(f"Results: {summary.results_path}")
         _print_report(summary)
-        return
+        return  # the invalid rows were listed before
     click.echo(
         f"{summary.total_rows:,} rows in {summary.elapsed:.1f} s "
         f"({summary.rate:,.1f} rows sent per second)"
@@ -96,12 +136,28 @@ def print_summary(summary: RunSummary, code: ExitCode, resume_command: str) -> N
     if summary.results_written:
         click.echo(f"Results: {summary.results_path}")
     _print_report(summary)
+    _print_failures(summary)
     _print_way_on(summary, code, resume_command)
 
 
 def _print_report(summary: RunSummary) -> None:
     if summary.report_path is not None:
         click.echo(f"Report: {summary.report_path}")
+
+
+def _print_failures(summary: RunSummary) -> None:
+    """The largest groups of failed and invalid rows: one thing that went wrong 3,000 times
+    is one line."""
+    groups = summary.failures
+    if not groups:
+        return
+    click.echo("Not updated, by reason:")
+    for group in groups[:FAILURE_GROUPS_SHOWN]:
+        click.echo(f"  {group.describe()}")
+    rest = groups[FAILURE_GROUPS_SHOWN:]
+    if rest:
+        rows = sum(group.count for group in rest)
+        click.echo(f"  ... and {rows:,} rows for {len(rest):,} other reasons: see the results file")
 
 
 def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> None:
@@ -115,7 +171,13 @@ def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> N
         )
     elif code is ExitCode.ABORTED:
         click.echo(f"The run stopped early: {summary.aborted}", err=True)
-        if summary.results_written:
+        if summary.stop_cause is not None:
+            click.echo(
+                "Rows not started are not_attempted; the ledger keeps every row that "
+                f"finished. Carry on with:\n  {resume_command}",
+                err=True,
+            )
+        elif summary.results_written:
             click.echo(f"To retry the rows not updated: {rerun}")
         else:
             click.echo(f"Carry on with:\n  {resume_command}", err=True)

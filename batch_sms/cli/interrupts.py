@@ -8,9 +8,10 @@ both (the proactor loop of Windows sets a wakeup fd too), so no POSIX-only call 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -53,6 +54,20 @@ def run_until_done(campaign: Campaign, work: Coroutine[Any, Any, T], grace: floa
             signal.signal(signal.SIGINT, previous)
         _cancel_rest(loop)
         loop.close()
+
+
+@contextlib.contextmanager
+def plain_ctrl_c() -> Iterator[None]:
+    """Ctrl-C as a KeyboardInterrupt for a while, like a question to the user in the middle
+    of a run: the run's own handler would only schedule a stop the question never sees."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _on_sigint(handler: Any) -> Any:

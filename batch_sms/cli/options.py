@@ -18,6 +18,8 @@ from batch_sms.close.pacing import parse_rate_cap
 from batch_sms.errors import InputError
 from batch_sms.files.records import MAX_ROW_NUMBER
 from batch_sms.files.rows import parse_map
+from batch_sms.job.canary import DEFAULT_WAIT
+from batch_sms.job.halt import DEFAULT_HALT, MIN_ATTEMPTED, parse_halt_rule
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -194,6 +196,46 @@ validation_options = option_bundle(
 )
 
 
+rate_limit_option = click.option(
+    "--rate-limit",
+    metavar="N/SECONDS",
+    callback=parsed(parse_rate_cap),
+    help="Start at most N requests per SECONDS, to leave room for other integrations on "
+    "the same key. Default: as fast as Close's own limit allows.",
+)
+
+halt_option = click.option(
+    "--halt-on-failures",
+    metavar="N|P%|off",
+    default=str(DEFAULT_HALT),
+    show_default=True,
+    callback=parsed(parse_halt_rule),
+    help=f"Stop in order (exit 3, --resume carries on) once N rows have failed, or P% of the "
+    f"rows attempted (after at least {MIN_ATTEMPTED}), saying which failure dominated; off: "
+    "never stop for failures.",
+)
+
+rollout_options = option_bundle(
+    click.option(
+        "--canary",
+        "canary_rows",
+        metavar="N",
+        type=click.IntRange(1),
+        help="Send the first N rows that send an SMS, read them back from Close, show what it "
+        "shows and ask before sending the rest; with --yes, carry on only if every one is "
+        "confirmed sent (or scheduled as asked). Default: no canary.",
+    ),
+    click.option(
+        "--canary-wait",
+        metavar="SECONDS",
+        type=click.FloatRange(0, 3600),
+        default=DEFAULT_WAIT,
+        show_default=True,
+        help="How long to wait for Close to show each canary SMS sent or in error.",
+    ),
+    halt_option,
+)
+
 run_options = option_bundle(
     click.option(
         "--out",
@@ -215,13 +257,8 @@ run_options = option_bundle(
     connection_options,
     sending_options,
     validation_options,
-    click.option(
-        "--rate-limit",
-        metavar="N/SECONDS",
-        callback=parsed(parse_rate_cap),
-        help="Start at most N requests per SECONDS, to leave room for other integrations on "
-        "the same key. Default: as fast as Close's own limit allows.",
-    ),
+    rate_limit_option,
+    rollout_options,
     click.option(
         "--no-preflight",
         is_flag=True,

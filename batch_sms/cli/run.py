@@ -27,6 +27,8 @@ from batch_sms.close.pacing import RateCap
 from batch_sms.errors import RunInterrupted
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
+from batch_sms.job.canary import CanarySettings
+from batch_sms.job.halt import HaltRule
 from batch_sms.job.ledger import ledger_path
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection
@@ -62,6 +64,9 @@ class CommandLine:
     no_preflight: bool
     max_sends: int | None
     allow_duplicate_recipients: bool
+    canary_rows: int | None
+    canary_wait: float
+    halt_on_failures: HaltRule | None
     dry_run: bool
     report_path: Path | None
     yes: bool
@@ -181,9 +186,12 @@ def _plan_and_go(
     with _sandbox_if(line.sandbox, line.quiet) as server:
         connection = _connection(line, credentials, server)
         with console.progress(plan.updates, line.quiet) as on_result:
+            # A terminal is asked about the canary; --yes (or no terminal) goes on only if
+            # every canary SMS is confirmed.
+            ask = sys.stdin.isatty() and not line.yes
             return run_until_done(
                 campaign,
-                campaign.send(connection, on_result),
+                campaign.send(connection, on_result, console.canary_decision(ask)),
                 # Requests in flight end within the timeout; a read-back may follow.
                 grace=2 * connection.timeout + 5,
             )
@@ -215,6 +223,8 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
         ),
         command=command,
         report_path=line.report_path,
+        canary=CanarySettings(line.canary_rows, line.canary_wait) if line.canary_rows else None,
+        halt=line.halt_on_failures,
     )
 
 

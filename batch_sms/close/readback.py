@@ -43,9 +43,14 @@ class Verdict:
     shown: str
     """What Close shows, in words: `sent at 2026-12-01T09:00:00+00:00`."""
     activity: dict[str, Any] = field(default_factory=dict, compare=False)
+    note: str = ""
+    """What the verdict means for the row, in words, when the sender's own would mislead (an
+    undo: "already sent at ...: cannot be undone")."""
 
 
 def judge(update: Update, activity: dict[str, Any]) -> Verdict:
+    if update.expected is not None:
+        return _judge_put_back(update, activity)
     shown = describe(activity)
     status = activity.get("status")
     wanted = update.body.get("status")
@@ -70,6 +75,49 @@ def _shows(update: Update, activity: dict[str, Any]) -> bool:
     return status == "scheduled" and _same_moment(
         activity.get("date_scheduled"), body.get("date_scheduled")
     )
+
+
+# The fields an undo puts back or compares, besides status and schedule.
+_PUT_BACK_FIELDS = ("text", "local_phone", "remote_phone")
+
+
+def _judge_put_back(update: Update, activity: dict[str, Any]) -> Verdict:
+    """An undo: open while Close shows the SMS as the run left it (or that send cancelled
+    since, its fields untouched); applied when it shows it put back already; closed when it
+    was sent, or changed by someone since the run."""
+    shown = describe(activity)
+    left = update.expected or {}
+    status = activity.get("status")
+    if status == "draft" and _fields_match(activity, {**left, **update.body}):
+        note = f"already put back: Close shows it {shown}, as it was before the run"
+        return Verdict(State.APPLIED, shown, activity, note)
+    if status in ("sent", "error"):
+        return Verdict(
+            State.CLOSED, shown, activity, f"already {_sent(activity)}: cannot be undone"
+        )
+    cancelled_since = status == "draft" and left.get("status") in rules.SENDING_STATUSES
+    if _fields_match(activity, left) and (cancelled_since or _same_state(activity, left)):
+        return Verdict(State.OPEN, shown, activity)
+    note = f"changed in Close after the run: left alone (Close shows it {shown})"
+    return Verdict(State.CLOSED, shown, activity, note)
+
+
+def _fields_match(activity: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(activity.get(key) == wanted[key] for key in _PUT_BACK_FIELDS if key in wanted)
+
+
+def _same_state(activity: dict[str, Any], left: dict[str, Any]) -> bool:
+    if activity.get("status") != left.get("status"):
+        return False
+    if left.get("status") != "scheduled":
+        return True
+    return _same_moment(activity.get("date_scheduled"), left.get("date_scheduled"))
+
+
+def _sent(activity: dict[str, Any]) -> str:
+    if activity.get("status") == "error":
+        return f"sent, and it ended in error ({activity.get('error_message') or 'no reason given'})"
+    return f"sent at {activity.get('date_sent') or 'an unknown time'}"
 
 
 def _same_moment(shown: Any, wanted: Any) -> bool:

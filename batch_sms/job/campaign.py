@@ -23,14 +23,19 @@ from typing import Any
 from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings
 from batch_sms.errors import OptionError, RunRefused
 from batch_sms.files.rows import InputTable, ReadOptions, read_table
+from batch_sms.job import canary as canaries
+from batch_sms.job.canary import ApproveCanary, CanaryGate, CanaryReport, CanarySettings
+from batch_sms.job.halt import DEFAULT_HALT, HaltRule
 from batch_sms.job.ledger import Ledger, Recovered, RunInfo, RunState, fingerprint, ledger_path
 from batch_sms.job.locks import RunLocks
 from batch_sms.job.plan import Plan, Planner, make_plan
+from batch_sms.job.putback import UndoPlanner, is_undo_table
 from batch_sms.job.recipients import RecipientBook
 from batch_sms.job.sender import RunSettings
-from batch_sms.job.stream import Connection, Stream, write_dry_run
+from batch_sms.job.stream import Connection, StopCause, Stream, write_dry_run
 from batch_sms.models import Outcome, RowResult
 from batch_sms.output.facts import RunFacts
+from batch_sms.output.failures import FailureGroup
 from batch_sms.output.report import write_report
 from batch_sms.output.results import default_results_path
 from batch_sms.version import __version__
@@ -57,6 +62,10 @@ class RunOptions:
     """The options as the command line spells them (no secrets), kept in the ledger."""
     report_path: Path | None = None
     """Where to write an HTML report of the run when it ends; None: no report."""
+    canary: CanarySettings | None = None
+    """Send this many sending rows first and hold the rest until the canary is approved."""
+    halt: HaltRule | None = DEFAULT_HALT
+    """Stop in order once this many rows failed; None: never."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,11 @@ class RunSummary:
     results_written: bool = True
     report_path: Path | None = None
     """The HTML report written for this run, if one was asked for."""
+    failures: tuple[FailureGroup, ...] = ()
+    """The failed and invalid rows grouped by reason, largest group first."""
+    canary: CanaryReport | None = None
+    stop_cause: StopCause | None = None
+    """The run stopped in order on its own (canary, --halt-on-failures): `resume` carries on."""
 
     @property
     def total_rows(self) -> int:
@@ -156,7 +170,13 @@ class Campaign:
     def planner(self) -> Planner:
         """A fresh planner: the validator remembers ids, so each pass needs its own."""
         assert self.table is not None, "open() the campaign first"
-        return Planner(self.table, self.now, self.options.check, self._recovered)
+        kind = UndoPlanner if self.is_undo else Planner
+        return kind(self.table, self.now, self.options.check, self._recovered)
+
+    @property
+    def is_undo(self) -> bool:
+        """The input is an undo's (`batch-sms undo` wrote it, or it is an undo's results)."""
+        return self.table is not None and is_undo_table(self.table)
 
     def plan(self) -> Plan:
         """Check every row (streaming the file once) and count what a run would do."""
@@ -180,7 +200,7 @@ class Campaign:
         """Write the results as planned; send nothing."""
         started = time.monotonic()
         plan = self.plan()
-        counts = write_dry_run(self.planner(), self.results_path, self._recipients(plan))
+        counts, failures = write_dry_run(self.planner(), self.results_path, self._recipients(plan))
         summary = RunSummary(
             self.input_path,
             self.results_path,
@@ -190,6 +210,7 @@ class Campaign:
             0,
             time.monotonic() - started,
             dry_run=True,
+            failures=failures,
         )
         facts = RunFacts(
             command=self.options.command,
@@ -206,22 +227,33 @@ class Campaign:
         return self._with_report(summary, facts)
 
     async def send(
-        self, connection: Connection, on_result: Callable[[RowResult], None] | None = None
+        self,
+        connection: Connection,
+        on_result: Callable[[RowResult], None] | None = None,
+        approve_canary: ApproveCanary = canaries.approve_if_confirmed,
     ) -> RunSummary:
-        """Send the plan's updates and write every row's result. Cancelling the task stops
-        at once: no results file, and the ledger lets `resume` carry on."""
+        """Send the plan's updates and write every row's result. With `options.canary`, the
+        first sending rows go out alone and `approve_canary` decides whether the rest follow.
+        Cancelling the task stops at once: no results file, and the ledger lets `resume`
+        carry on."""
         plan = self.plan()
         self.refuse_excess(plan)
         ledger = self._open_ledger()
         started = time.monotonic()
+        settings = self.options.send
+        if self.is_undo:
+            # An undo must find out whether someone changed the SMS since the run.
+            settings = replace(settings, preflight=True)
         self._stream = Stream(
             self.planner(),
             connection,
             self.results_path,
             ledger,
-            self.options.send,
+            settings,
             on_result,
             self._recipients(plan),
+            self._canary_gate(ledger, approve_canary),
+            self.options.halt,
         )
         try:
             report = await self._stream.run()
@@ -241,6 +273,9 @@ class Campaign:
             aborted=report.aborted,
             stopped=report.stopped,
             results_written=report.results_written,
+            failures=report.failures,
+            canary=report.canary,
+            stop_cause=report.stop_cause,
         )
         if not summary.results_written:
             return summary
@@ -253,6 +288,13 @@ class Campaign:
             return summary
         write_report(self.results_path, path, facts, settings=self.options.check)
         return replace(summary, report_path=path)
+
+    def _canary_gate(self, ledger: Ledger, approve: ApproveCanary) -> CanaryGate | None:
+        """None without a canary, and for a resumed run whose canary was decided already."""
+        settings = self.options.canary
+        if settings is None or ledger.note(canaries.LEDGER_NOTE) is not None:
+            return None
+        return CanaryGate(settings, approve)
 
     def stop(self) -> None:
         """Ask a sending run to stop in order: no new requests, those in flight finish."""

@@ -10,6 +10,9 @@ out of messages:
   that `undo` can put it back;
 - `recipient`: each number a sending row claimed, and the row, written before the row is
   sent, so that a resumed run sends no second SMS to it (see job/recipients.py).
+- `after`: the SMS as Close showed it once this run changed it (its answer, or the read-back
+  that confirmed it), so that `undo` can tell whether someone changed it since;
+- notes: facts of the run that a resume must not forget, like the canary's decision.
 
 A row with a start and no result was in flight when the run died: it may have been sent.
 
@@ -46,7 +49,12 @@ CREATE TABLE IF NOT EXISTS before (
     row INTEGER PRIMARY KEY, activity_id TEXT NOT NULL, activity TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS recipient (row INTEGER PRIMARY KEY, number TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS after (
+    row INTEGER PRIMARY KEY, activity_id TEXT NOT NULL, activity TEXT NOT NULL
+);
 """
+# The run table's keys that are notes, not run info.
+_NOTE = "note:"
 
 
 class RunState(StrEnum):
@@ -155,6 +163,7 @@ class Ledger:
             ledger = cls(path, _connect(path))
             if ledger._get("format") != FORMAT:
                 raise LedgerError(f"{path} is not a batch-sms ledger.", "--out")
+            ledger._db.executescript(_SCHEMA)  # tables added since the ledger was made
         except sqlite3.DatabaseError as error:
             raise LedgerError(f"{path} is damaged or not a batch-sms ledger ({error}).") from None
         return ledger
@@ -209,13 +218,30 @@ class Ledger:
         query = "INSERT OR IGNORE INTO recipient (row, number) VALUES (?, ?)"
         self._db.execute(query, (index, number))
 
-    def carry_before(self, earlier: Ledger) -> None:
-        """Keep the states before an earlier run of the same rows (a rerun of its results
-        file), for rows this run does not read again: an undo of the chain goes back to them."""
-        rows = earlier._db.execute("SELECT row, activity_id, activity FROM before").fetchall()
-        self._db.executemany(
-            "INSERT OR IGNORE INTO before (row, activity_id, activity) VALUES (?, ?, ?)", rows
+    def after(self, index: int, activity_id: str, activity: Mapping[str, Any]) -> None:
+        """The SMS as Close showed it once this run changed it; the last word is kept."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO after (row, activity_id, activity) VALUES (?, ?, ?)",
+            (index, activity_id, json.dumps(dict(activity), sort_keys=True)),
         )
+
+    def carry_before(self, earlier: Ledger) -> None:
+        """Keep the states before (and after) an earlier run of the same rows (a rerun of its
+        results file), for rows this run does not change again: an undo of the chain goes
+        back to the state before the first run, and knows what the chain left."""
+        for table in ("before", "after"):
+            rows = earlier._db.execute(f"SELECT row, activity_id, activity FROM {table}")
+            self._db.executemany(
+                f"INSERT OR IGNORE INTO {table} (row, activity_id, activity) VALUES (?, ?, ?)",
+                rows.fetchall(),
+            )
+
+    def set_note(self, key: str, value: str) -> None:
+        """Remember a fact of the run (the canary's decision) across a resume."""
+        self._set_info(**{_NOTE + key: value})
+
+    def note(self, key: str) -> str | None:
+        return self._get(_NOTE + key)
 
     def end(self, state: RunState, requests: int) -> None:
         self._set_info(state=state, finished_at=_now(), requests=requests)
@@ -249,7 +275,14 @@ class Ledger:
 
     def before_states(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
         """(row index, activity id, the SMS before the run) for every row read before sending."""
-        query = "SELECT row, activity_id, activity FROM before ORDER BY row"
+        return self._states("before")
+
+    def after_states(self) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(row index, activity id, the SMS as the run left it) for every row it changed."""
+        return self._states("after")
+
+    def _states(self, table: str) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        query = f"SELECT row, activity_id, activity FROM {table} ORDER BY row"
         for row, activity_id, activity in self._db.execute(query):
             yield row, activity_id, json.loads(activity)
 
@@ -276,6 +309,8 @@ def record_of(result: RowResult) -> str:
     size. Not dataclasses.asdict, which deep-copies every value: this runs once per row."""
     record: dict[str, Any] = {"outcome": result.outcome}
     for item in fields(result)[2:]:
+        if item.name == "shown":
+            continue  # the `after` table keeps it; resumed runs hold every record in memory
         value = getattr(result, item.name)
         if value != item.default:
             record[item.name] = value

@@ -266,9 +266,11 @@ class Sender:
             return None
         shown = RowResult.from_activity(update.index, verdict.activity, None, 0)
         if verdict.state is State.APPLIED:
-            message = f"already applied before this run: Close shows it {verdict.shown}"
+            message = (
+                verdict.note or f"already applied before this run: Close shows it {verdict.shown}"
+            )
             return replace(shown, error_message=message, evidence=Evidence.BEFORE_RUN)
-        message = f"not sent: Close shows it {verdict.shown}, no longer a draft"
+        message = verdict.note or f"not sent: Close shows it {verdict.shown}, no longer a draft"
         return replace(
             shown, outcome=Outcome.SKIPPED, error_message=message, evidence=Evidence.BEFORE_RUN
         )
@@ -309,6 +311,14 @@ class Sender:
             reraise=True,
         )
         return await retrying(attempt)
+
+    async def read_sms(self, activity_ids: list[str]) -> list[dict[str, Any]]:
+        """The SMS as Close shows them now (at most PREFLIGHT_BATCH), paced and retried like
+        the preflight's reads."""
+        found: list[dict[str, Any]] = await self._paced_read(
+            LIST, self.client.list_sms, activity_ids
+        )
+        return found
 
     async def _sleep(self, seconds: float) -> None:
         await sleep_unless(self.halt, seconds)
@@ -378,6 +388,8 @@ class Sender:
 
     async def _put(self, update: Update, ticket: Ticket) -> Reply:
         try:
+            if update.cancel_first:
+                await self.client.update_sms(update.activity_id, {"status": "draft"})
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
             self._note_answer(error.rate_limit, ticket, error.status_code, error)

@@ -16,6 +16,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,17 @@ import httpx
 
 from batch_sms.close.client import DEFAULT_BASE_URL, CloseClient, Credentials
 from batch_sms.close.pacing import Halted
+from batch_sms.files.rows import FIRST_ROW_NUMBER
 from batch_sms.files.tables import open_table_writer
+from batch_sms.job import canary as canaries
+from batch_sms.job.canary import CanaryGate, CanaryReport
+from batch_sms.job.halt import FailureWatch, HaltRule
 from batch_sms.job.ledger import Ledger
 from batch_sms.job.plan import Planner
 from batch_sms.job.recipients import RecipientBook, held_back, sheet_recipient
 from batch_sms.job.sender import RunSettings, Sender
-from batch_sms.models import Outcome, RowResult, Update
+from batch_sms.models import Evidence, Outcome, RowResult, Update
+from batch_sms.output.failures import FailureGroup, FailureTally
 from batch_sms.output.results import OrderedResults
 
 # Rows held in memory while they wait for an earlier row's result; past this, reading pauses.
@@ -45,6 +51,15 @@ class Connection:
     transport: httpx.AsyncBaseTransport | None = None
 
 
+class StopCause(StrEnum):
+    """Why a run stopped in order on its own, so that `--resume` is the way on."""
+
+    CANARY = "canary"
+    """The canary was not approved."""
+    FAILURES = "failures"
+    """--halt-on-failures tripped."""
+
+
 @dataclass(frozen=True)
 class StreamReport:
     counts: Counter[Outcome]
@@ -53,6 +68,10 @@ class StreamReport:
     aborted: str | None = None
     stopped: bool = False
     results_written: bool = True
+    failures: tuple[FailureGroup, ...] = ()
+    """The failed and invalid rows by reason, largest group first."""
+    canary: CanaryReport | None = None
+    stop_cause: StopCause | None = None
 
 
 class _WriteFailed(Exception):
@@ -61,11 +80,13 @@ class _WriteFailed(Exception):
 
 def write_dry_run(
     planner: Planner, out_path: Path, recipients: RecipientBook | None = None
-) -> Counter[Outcome]:
+) -> tuple[Counter[Outcome], tuple[FailureGroup, ...]]:
     """The results of a dry run: every valid row is `planned`, nothing is sent. With
     `recipients`, a row to a number the sheet gave an earlier row is `skipped`: the only
-    repeats a dry run can see, since it does not read Close."""
+    repeats a dry run can see, since it does not read Close. Returns the counts by outcome
+    and the invalid rows by reason."""
     table = planner.table
+    failures = FailureTally()
     with open_table_writer(out_path, OrderedResults.header(table)) as writer:
         book = OrderedResults(table, writer)
         for row, item in planner.classified():
@@ -73,8 +94,9 @@ def write_dry_run(
             if isinstance(item, Update):
                 item = _planned(item, recipients)
             book.record(item)
+            failures.add(row.number, item)
         book.check_complete()
-    return book.counts
+    return book.counts, tuple(failures.groups())
 
 
 def _planned(update: Update, recipients: RecipientBook | None) -> RowResult:
@@ -98,6 +120,8 @@ class Stream:
         settings: RunSettings,
         on_result: Callable[[RowResult], None] | None = None,
         recipients: RecipientBook | None = None,
+        canary: CanaryGate | None = None,
+        halt: HaltRule | None = None,
     ) -> None:
         self.planner = planner
         self.recipients = recipients
@@ -111,6 +135,10 @@ class Stream:
         self._write_failure: str | None = None
         self._results_broken = False
         self._stop_asked = False
+        self.canary = canary
+        self.failures = FailureTally()
+        self._watch = FailureWatch(halt) if halt is not None else None
+        self.stop_cause: StopCause | None = None
 
     def stop(self) -> None:
         """No new requests; those in flight finish and the rest are `not_attempted`."""
@@ -136,7 +164,27 @@ class Stream:
             except _WriteFailed:
                 counts = Counter(result.outcome for result in self.ledger.results())
                 aborted = self._write_failure
-                return StreamReport(counts, self.requested, aborted, results_written=False)
+                return self._report(counts, aborted, results_written=False)
+
+    def _report(
+        self,
+        counts: Counter[Outcome],
+        aborted: str | None,
+        stopped: bool = False,
+        results_written: bool = True,
+    ) -> StreamReport:
+        canary = self.canary.report if self.canary is not None else None
+        failures = tuple(self.failures.groups())
+        return StreamReport(
+            counts,
+            self.requested,
+            aborted,
+            stopped,
+            results_written,
+            failures,
+            canary,
+            self.stop_cause,
+        )
 
     async def _run(self, client: CloseClient) -> StreamReport:
         table = self.planner.table
@@ -158,7 +206,7 @@ class Stream:
             if self._results_broken:
                 raise _WriteFailed
             book.check_complete()
-        return StreamReport(book.counts, self.requested, report.aborted, report.stopped)
+        return self._report(book.counts, report.aborted, report.stopped)
 
     def _started(self, update: Update) -> None:
         """Before a send's first PUT: if it cannot be recorded, it is not sent."""
@@ -186,14 +234,33 @@ class Stream:
         if result.outcome is not Outcome.NOT_ATTEMPTED:
             try:
                 self.ledger.finished(result)
+                self._after(result)
             except (OSError, sqlite3.Error) as error:
                 self._cannot_write(self.ledger.path, error)
         if result.attempts:
             self.requested += 1
         self._write(book, result)
+        if self.canary is not None:
+            self.canary.heard(result)
+        self._halt_on_failures(result)
         self.on_result(result)
 
+    def _after(self, result: RowResult) -> None:
+        """What this run left in Close, for an undo to compare with."""
+        changed = result.evidence in (Evidence.ANSWER, Evidence.READ_BACK)
+        if result.outcome is Outcome.UPDATED and changed and result.shown is not None:
+            self.ledger.after(result.index, str(result.shown.get("id", "")), result.shown)
+
+    def _halt_on_failures(self, result: RowResult) -> None:
+        if self._watch is None:
+            return
+        reason = self._watch.observe(result.index + FIRST_ROW_NUMBER, result)
+        if reason is not None and self._sender is not None and not self._sender.halted:
+            self.stop_cause = StopCause.FAILURES
+            self._sender.abort(reason)
+
     def _write(self, book: OrderedResults, result: RowResult) -> None:
+        self.failures.add(result.index + FIRST_ROW_NUMBER, result)
         if self._results_broken:
             return
         try:
@@ -225,10 +292,31 @@ class Stream:
                 continue
             item = self.planner.classify(row)
             if isinstance(item, Update):
+                completes_canary = self.canary is not None and self.canary.takes(item)
                 yield item
+                if completes_canary:
+                    yield None  # the canary goes out now, not once a batch of reads fills
+                    await self._decide_canary(sender)
             else:
                 self._write(book, item)
             if book.waiting > MAX_WAITING:
                 yield None
                 while book.waiting > MAX_WAITING // 2:
                     await asyncio.sleep(0.01)
+
+    async def _decide_canary(self, sender: Sender) -> None:
+        """Hold the rest back until the canary is decided; a run not approved stops in order,
+        and the ledger keeps the decision so that a resumed run does not ask again."""
+        assert self.canary is not None
+        approved = await self.canary.decide(sender.read_sms, sender.halt)
+        if sender.halted:
+            return  # stopped meanwhile (Ctrl-C): nothing was decided
+        try:
+            self.ledger.set_note(canaries.LEDGER_NOTE, "passed" if approved else "stopped")
+        except (OSError, sqlite3.Error) as error:
+            self._cannot_write(self.ledger.path, error)
+            return
+        if not approved:
+            assert self.canary.report is not None
+            self.stop_cause = StopCause.CANARY
+            sender.abort(self.canary.report.stop_reason())

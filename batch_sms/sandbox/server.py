@@ -67,6 +67,7 @@ class Fault(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 429 with RateLimit + Retry-After, nothing applied
     DROP_AFTER_APPLY = "drop_after_apply"  # apply, then close the connection without answering
     SLOW = "slow"  # apply, then wait config.slow_ms before answering
+    SEND_ERROR = "send_error"  # apply; the send then ends in status error (the carrier refused)
 
 
 _REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
@@ -534,6 +535,13 @@ def _status_changes(body: Mapping[str, Any], ctx: _Context) -> dict[str, Any]:
     return {}
 
 
+_SEND_FAILED = {
+    "status": "error",
+    "date_sent": None,
+    "error_message": "The carrier rejected the message (sandbox fault send_error).",
+}
+
+
 def _send_time(body: Mapping[str, Any], ctx: _Context) -> datetime | None:
     """When a scheduled or delayed send happens, so reads can resolve it lazily."""
     if body.get("status") == "scheduled":
@@ -587,6 +595,7 @@ class Sandbox:
         self._send_at: dict[str, datetime] = {}
         self._sends: Counter[str] = Counter()
         self._faults: dict[str, deque[Fault]] = {}
+        self._failing: set[str] = set()  # Fault.SEND_ERROR: sends due later that will fail
         self._log: list[LogEntry] = []
         self._auth_budget: int | None = None
         self._limiter = _RateLimiter(config.rate_limit, config.rate_window)
@@ -753,6 +762,8 @@ class Sandbox:
         if fault in _REFUSALS:
             return _refusal(fault, quota), False, fault
         result = self._dispatch(request, route)
+        if fault is Fault.SEND_ERROR and result.applied and route.activity_id is not None:
+            result = replace(result, payload=self._fail_send(route.activity_id))
         reply = _Reply(result.status, _encode(result.payload), quota.headers())
         return _with_fault(reply, fault, self.config.slow_ms), result.applied, fault
 
@@ -845,6 +856,16 @@ class Sandbox:
             self._keep(activity_id, activity)
         return changed
 
+    def _fail_send(self, activity_id: str) -> dict[str, Any] | None:
+        """Fault.SEND_ERROR: a send done now ends in error at once, one due later when due."""
+        if activity_id in self._send_at:
+            self._failing.add(activity_id)
+        activity = self._current(activity_id)
+        if activity is not None and activity["status"] == "sent":
+            activity |= _SEND_FAILED
+            self._keep(activity_id, activity)
+        return self._current(activity_id)
+
     def _current(self, activity_id: str) -> dict[str, Any] | None:
         """The stored activity, after any scheduled or delayed send that is now due."""
         activity = self._activities.get(activity_id)
@@ -852,7 +873,9 @@ class Sandbox:
             activity = self._implicit(activity_id)
         when = self._send_at.get(activity_id)
         if activity is not None and when is not None and when <= self._clock():
-            activity |= {"status": "sent", "date_sent": _iso(when)}
+            failed = activity_id in self._failing
+            self._failing.discard(activity_id)
+            activity |= _SEND_FAILED if failed else {"status": "sent", "date_sent": _iso(when)}
             del self._send_at[activity_id]
             self._keep(activity_id, activity)
         return activity
