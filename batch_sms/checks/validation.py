@@ -242,14 +242,16 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
     problems: list[Problem] = []
     status = cells.get("status", "").lower()
     scheduled_at = body.get("date_scheduled")
-    if status == "scheduled" and not cells.get("date_scheduled"):
-        problems.append(Problem("date_scheduled", "is required when status is scheduled"))
-    if cells.get("date_scheduled") and status != "scheduled":
+    for needing, column in rules.STATUS_NEEDS_FIELD.items():
+        if status == needing and not cells.get(column):
+            problems.append(Problem(column, f"is required when status is {needing}"))
+    time_status = rules.FIELD_NEEDS_STATUS["date_scheduled"]
+    if cells.get("date_scheduled") and status != time_status:
         shown = f"'{status}'" if status else "empty"
         problems.append(
             Problem(
                 "date_scheduled",
-                f"is only used with status scheduled (this row's status is {shown})",
+                f"is only used with status {time_status} (this row's status is {shown})",
             )
         )
     if scheduled_at is not None and datetime.fromisoformat(scheduled_at) <= now:
@@ -259,8 +261,10 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
                 f"{scheduled_at} is in the past (now is {now.isoformat(timespec='seconds')})",
             )
         )
-    if cells.get("send_in") and status != "outbox":
-        problems.append(Problem("send_in", "only delays a send: use it with status outbox"))
+    delay_status = rules.FIELD_NEEDS_STATUS["send_in"]
+    if cells.get("send_in") and status != delay_status:
+        message = f"only delays a send: use it with status {delay_status}"
+        problems.append(Problem("send_in", message))
     if cells.get("text") and cells.get("template_id"):
         problems.append(Problem("template_id", "give either text or template_id, not both"))
     if not any(cells.get(column) for column in columns.FIELDS):
@@ -346,8 +350,10 @@ def _attachments(value: str) -> list[dict[str, str]]:
 
 def _check_attachment(position: int, item: object) -> None:
     if not isinstance(item, dict):
-        raise CellError(f"item {position} is not an object with content_type, filename and url")
-    missing = [key for key in ("content_type", "filename", "url") if not item.get(key)]
+        *first, last = rules.ATTACHMENT_KEYS
+        keys = f"{', '.join(first)} and {last}"
+        raise CellError(f"item {position} is not an object with {keys}")
+    missing = [key for key in rules.ATTACHMENT_KEYS if not item.get(key)]
     if missing:
         raise CellError(f"item {position} lacks {', '.join(missing)}")
     if item["content_type"] not in rules.ATTACHMENT_CONTENT_TYPES:

@@ -18,6 +18,7 @@ from batch_sms.files.rows import (
     InputError,
     parse_map,
 )
+from batch_sms.sandbox.config import MISSING_MARK
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -229,6 +230,6 @@ run_options = option_bundle(
         "--sandbox",
         is_flag=True,
         help="Run against a built-in stand-in for Close on this machine (no account needed); "
-        "every id exists there as a draft, except ids containing 'missing'.",
+        f"every id exists there as a draft, except ids containing '{MISSING_MARK}'.",
     ),
 )

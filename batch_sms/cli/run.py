@@ -42,7 +42,7 @@ from batch_sms.job.plan import Plan, Planner, make_plan
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, HardStop, JobReport, run_job, write_dry_run
 from batch_sms.output.results import Outcome, RowResult, default_results_path
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, SandboxConfig
 
 
 @dataclass(frozen=True)
@@ -357,8 +357,8 @@ def _check_sends(plan: Plan, options: RunOptions) -> None:
 
 @contextlib.contextmanager
 def _sandbox_if(wanted: bool, quiet: bool) -> Iterator[Sandbox | None]:
-    """A sandbox for this run, in which every id exists as a draft (but those containing
-    "missing"), so that the file need not be read once more to seed it; None when not wanted."""
+    """A sandbox for this run, in which every id exists as a draft (but those that stand for
+    missing ones), so that the file need not be read once more to seed it; None if unwanted."""
     if not wanted:
         yield None
         return

@@ -12,7 +12,8 @@ from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import (
     ReadOptions,
 )
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox.config import MISSING_MARK
 
 
 @click.command(name="sandbox")
@@ -47,7 +48,7 @@ from batch_sms.sandbox.server import Sandbox, SandboxConfig
 @click.option(
     "--any-id",
     is_flag=True,
-    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    help=f"Every id exists as a draft, no INPUT needed (except ids containing '{MISSING_MARK}'). "
     "Default: only the INPUT files' ids.",
 )
 @input_options

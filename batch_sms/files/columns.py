@@ -6,23 +6,12 @@ import difflib
 import re
 from collections.abc import Sequence
 
+from batch_sms import rules
+
 ID = "id"
 
 # Fields of an SMS activity that a row may change. Each is sent only when its cell is not empty.
-FIELDS = (
-    "text",
-    "status",
-    "date_scheduled",
-    "template_id",
-    "local_phone",
-    "remote_phone",
-    "contact_id",
-    "lead_id",
-    "user_id",
-    "activity_at",
-    "attachments",
-    "send_in",
-)
+FIELDS = rules.UPDATE_FIELDS
 
 # Columns that batch-sms appends to the results. A results file fed back as input has them
 # already: they are recognized, read for the previous outcome, and replaced rather than sent.
