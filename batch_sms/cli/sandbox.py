@@ -12,7 +12,7 @@ from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import (
     ReadOptions,
 )
-from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox import DEMO_SMS, Sandbox, SandboxConfig, seed_demo
 from batch_sms.sandbox.config import MISSING_MARK
 
 
@@ -51,6 +51,23 @@ from batch_sms.sandbox.config import MISSING_MARK
     help=f"Every id exists as a draft, no INPUT needed (except ids containing '{MISSING_MARK}'). "
     "Default: only the INPUT files' ids.",
 )
+@click.option(
+    "--seed-demo",
+    "demo",
+    metavar="N",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Add N made-up SMS: several users, leads with several SMS, every status, creation "
+    f"times spread over weeks; the same every time (`export --sandbox` has {DEMO_SMS}).",
+)
+@click.option(
+    "--max-skip",
+    type=click.IntRange(0),
+    default=SandboxConfig.max_skip,
+    show_default=True,
+    help="The deepest _skip the list endpoint accepts; past it, 400, as Close caps it.",
+)
 @input_options
 def sandbox_command(
     seed_files: tuple[Path, ...],
@@ -59,6 +76,8 @@ def sandbox_command(
     latency_ms: float,
     fail_rate: float,
     any_id: bool,
+    demo: int,
+    max_skip: int,
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
@@ -72,6 +91,8 @@ def sandbox_command(
 
         batch-sms sandbox samples/campaign.csv --rate-limit 40/1
 
+        batch-sms sandbox --seed-demo 50000 --any-id
+
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
     """
@@ -82,8 +103,10 @@ def sandbox_command(
         fail_rate=fail_rate,
         keep_log=False,
         any_id=any_id,
+        max_skip=max_skip,
     )
     server = Sandbox(config, port=port)
+    seed_demo(server.model, demo)
     for path in seed_files:
         table = _read_input(path, ReadOptions(sheet, encoding, column_map))
         _note_warnings(table)

@@ -6,17 +6,20 @@
 - `listing.py`: the list endpoint's filters and pages;
 - `access.py`: credentials and rate-limit windows;
 - `model.py`: SandboxModel.handle(Request) -> Reply, with the state, faults and log;
+- `demo.py`: seed_demo(model), a made-up organization's SMS, the same every time;
 - `server.py`: Sandbox, the model over HTTP on 127.0.0.1;
 - `transport.py`: mock_transport(model), the model behind an httpx.MockTransport.
 """
 
 from batch_sms.sandbox.config import Fault, SandboxConfig, stands_for_missing
+from batch_sms.sandbox.demo import DEMO_SMS, demo_sandbox, seed_demo
 from batch_sms.sandbox.messages import Reply, Request
 from batch_sms.sandbox.model import LogEntry, SandboxModel, SandboxStats
 from batch_sms.sandbox.server import Sandbox
 from batch_sms.sandbox.transport import mock_transport
 
 __all__ = [
+    "DEMO_SMS",
     "Fault",
     "LogEntry",
     "Reply",
@@ -25,6 +28,8 @@ __all__ = [
     "SandboxConfig",
     "SandboxModel",
     "SandboxStats",
+    "demo_sandbox",
     "mock_transport",
+    "seed_demo",
     "stands_for_missing",
 ]

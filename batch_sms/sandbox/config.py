@@ -45,6 +45,10 @@ class SandboxConfig:
     # Every id that does not stand for a missing one exists as a draft, without seeding: a
     # run of a million rows needs no million-id set-up, and untouched ids cost no memory.
     any_id: bool = False
+    # The deepest `_skip` the list endpoint accepts; past it, 400, as Close caps it per resource
+    # and asks for date_created ranges instead. None: no cap.
+    max_skip: int | None = 10_000
+    max_limit: int = 100  # the biggest `_limit` the list endpoint accepts
 
     def __post_init__(self) -> None:
         rates = (self.fail_rate, self.drop_rate, self.slow_rate)
@@ -56,3 +60,5 @@ class SandboxConfig:
             raise ValueError("rate_window must be positive, latency_ms and slow_ms not negative")
         if not self.org_phones:
             raise ValueError("org_phones needs at least one number to send from")
+        if (self.max_skip is not None and self.max_skip < 0) or self.max_limit < 1:
+            raise ValueError("max_skip must not be negative, max_limit must be at least 1")

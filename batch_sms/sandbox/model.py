@@ -30,7 +30,7 @@ from batch_sms.sandbox.activities import (
     with_fields,
 )
 from batch_sms.sandbox.config import REFUSALS, Fault, SandboxConfig, stands_for_missing
-from batch_sms.sandbox.listing import list_page
+from batch_sms.sandbox.listing import ListIndex, list_page
 from batch_sms.sandbox.messages import Reply, Request, encode
 from batch_sms.sandbox.update_rules import UpdateContext, iso, update_errors
 
@@ -114,6 +114,7 @@ class SandboxModel:
         self._clock = clock  # tests inject "now" to check scheduled and delayed sends
         self._lock = threading.Lock()
         self._activities: dict[str, dict[str, Any]] = {}
+        self._index = ListIndex()  # the stored SMS, newest first, for the list endpoint
         self._born = clock()  # when the drafts that config.any_id stands for were created
         self._changed: dict[str, dict[str, Any]] = {}  # any_id drafts: fields that differ
         self._statuses: Counter[int] = Counter()
@@ -122,6 +123,7 @@ class SandboxModel:
         self._send_at: dict[str, datetime] = {}
         self._sends: Counter[str] = Counter()
         self._faults: dict[str, deque[Fault]] = {}
+        self._list_faults: deque[Fault | None] = deque()
         self._log: list[LogEntry] = []
         self._auth_budget: int | None = None
         self._limiter = access.RateLimiter(config.rate_limit, config.rate_window)
@@ -135,6 +137,7 @@ class SandboxModel:
             draft = new_activity(activity_id, self.config.org_phones[0], self._clock())
             activity = with_fields(draft, fields)
             self._activities[activity_id] = activity
+            self._index.add(activity_id, datetime.fromisoformat(activity["date_created"]))
             self._changed.pop(activity_id, None)
             self._send_at.pop(activity_id, None)
             return copy.deepcopy(activity)
@@ -154,6 +157,12 @@ class SandboxModel:
         """Queue faults: each next request for this id (any method) consumes one, in order."""
         with self._lock:
             self._faults.setdefault(activity_id, deque()).extend(faults)
+
+    def inject_list(self, *faults: Fault | None) -> None:
+        """Queue faults for the list endpoint: each next list request consumes one, in order;
+        None lets that request through as it is."""
+        with self._lock:
+            self._list_faults.extend(faults)
 
     def revoke_credentials_after(self, requests: int) -> None:
         """After this many more authenticated requests, refuse every credential with 401."""
@@ -208,7 +217,7 @@ class SandboxModel:
             return access.unauthorized(quota), False, None
         if not quota.allowed:
             return access.too_many(quota), False, None
-        fault = self._next_fault(route.activity_id, request.method)
+        fault = self._next_fault(route, request.method)
         if fault in REFUSALS:
             return access.refusal(fault, quota), False, fault
         result = self._dispatch(request, route)
@@ -225,8 +234,10 @@ class SandboxModel:
         self._auth_budget -= 1
         return credential
 
-    def _next_fault(self, activity_id: str | None, method: str) -> Fault | None:
-        queue = self._faults.get(activity_id) if activity_id is not None else None
+    def _next_fault(self, route: _Route, method: str) -> Fault | None:
+        if route.kind == "list" and self._list_faults:
+            return self._list_faults.popleft()
+        queue = self._faults.get(route.activity_id) if route.activity_id is not None else None
         if queue:
             return queue.popleft()
         config, draw = self.config, self._rng.random
@@ -244,7 +255,7 @@ class SandboxModel:
         if not route.allowed:
             return _Result(405, {"error": f"Method {request.method} is not allowed here."})
         if route.activity_id is None:
-            page = list_page(request.query, list(self._activities), self._current)
+            page = list_page(request.query, self._index, self._current, self.config)
             return _Result(page.status, page.payload)
         activity = self._current(route.activity_id)
         if activity is None:

@@ -126,6 +126,10 @@ class Sandbox:
         """Queue faults: each next request for this id (any method) consumes one, in order."""
         self.model.inject(activity_id, *faults)
 
+    def inject_list(self, *faults: Fault | None) -> None:
+        """Queue faults for the list endpoint; None lets a list request through."""
+        self.model.inject_list(*faults)
+
     def revoke_credentials_after(self, requests: int) -> None:
         """After this many more authenticated requests, refuse every credential with 401."""
         self.model.revoke_credentials_after(requests)
