@@ -89,6 +89,16 @@ class Invalid:
         )
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A row of an exported file left as it was: nothing to send, and nothing wrong with it."""
+
+    index: int
+    number: int
+    activity_id: str
+    reason: str = "unchanged: nothing filled in"
+
+
 class CellError(ValueError):
     """A cell's value is not acceptable; the message says what is wrong and what would be."""
 
@@ -121,9 +131,11 @@ class Validator:
         self._first_row_of: dict[str, int] = {}
         self._checks = _cell_checks(settings)
 
-    def validate(self, row: SourceRow) -> Update | Invalid:
+    def validate(self, row: SourceRow) -> Update | Invalid | Unchanged:
         problems: list[Problem] = []
         self._check_id(row, problems)
+        if row.exported and not problems and not _fills_any(row.cells):
+            return Unchanged(row.index, row.number, row.activity_id)
         body = self._check_cells(row.cells, problems)
         problems.extend(_check_combination(row.cells, body, self.now))
         problems.extend(self._check_quiet_hours(row.cells, body))
@@ -267,7 +279,7 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
         problems.append(Problem("send_in", message))
     if cells.get("text") and cells.get("template_id"):
         problems.append(Problem("template_id", "give either text or template_id, not both"))
-    if not any(cells.get(column) for column in columns.FIELDS):
+    if not _fills_any(cells):
         problems.append(
             Problem(
                 None,
@@ -277,6 +289,10 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
             )
         )
     return problems
+
+
+def _fills_any(cells: dict[str, str]) -> bool:
+    return any(cells.get(column) for column in columns.FIELDS)
 
 
 def _status(value: str) -> str:

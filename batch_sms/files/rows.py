@@ -21,6 +21,7 @@ __all__ = [
     "InputTable",
     "ReadOptions",
     "SourceRow",
+    "nothing_filled_in",
     "parse_map",
     "read_table",
 ]
@@ -58,6 +59,9 @@ class SourceRow:
     file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
     values: tuple[str, ...] = ()
     """Every cell as read, aligned with `InputTable.columns`, for the results file."""
+    exported: bool = False
+    """The row comes from a file `batch-sms export` wrote (it has the context columns): a row
+    left as exported changes nothing on purpose."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,12 @@ class InputTable:
     def is_results_file(self) -> bool:
         return "outcome" in self.headers
 
+    @property
+    def is_export_file(self) -> bool:
+        """Written by `batch-sms export` (or a run's results of such a file): it shows each
+        SMS's current values in columns of its own."""
+        return any(column in self.headers for column in columns.CONTEXT)
+
     def header(self, column: str) -> str:
         """How the user wrote a column's header, for messages that name it: `Send at`, not
         the `date_scheduled` that --map made of it."""
@@ -94,7 +104,7 @@ class InputTable:
         known = {
             column: self.columns.index(header)
             for column, header in self.headers.items()
-            if column != "outcome"
+            if column != "outcome" and column not in columns.CONTEXT
         }
         outcome_at = self.columns.index(self.headers["outcome"]) if self.is_results_file else None
         results = {self.headers[column] for column in columns.RESULTS if column in self.headers}
@@ -110,6 +120,7 @@ class InputTable:
                 previous_outcome=values[outcome_at].strip() if outcome_at is not None else "",
                 blank=not any(values[at].strip() for at in inputs),
                 values=values,
+                exported=self.is_export_file,
             )
 
     def _fit(self, record: Sequence[str], number: int) -> tuple[str, ...]:
@@ -146,6 +157,22 @@ def read_table(path: Path, options: ReadOptions = ReadOptions()) -> InputTable: 
         source=source,
         file_headers=written,
     )
+
+
+def nothing_filled_in(table: InputTable) -> str:
+    """Why an exported file in which no row changes anything is refused, with the likeliest
+    cause: a column meant to be filled in whose header batch-sms does not know."""
+    editable = [table.header(column) for column in columns.FIELDS if column in table.headers]
+    shown = ", ".join(f"'{name}'" for name in editable) or "none"
+    message = (
+        f"{table.path}: no row fills in anything to change; every row is as exported. Fill "
+        f"in the columns to change in the rows to change (columns to fill in: {shown}; an "
+        "empty cell leaves a field as it is)."
+    )
+    if table.ignored:
+        unknown = ", ".join(f"'{name}'" for name in table.ignored)
+        message += f" Columns batch-sms does not know, and never sends: {unknown}. Misspelled?"
+    return message
 
 
 def parse_map(text: str) -> tuple[str, str]:
@@ -255,7 +282,7 @@ def _refuse_map_clashes(
 
 
 def _match_headers(path: Path, headers: Sequence[str]) -> dict[str, str]:
-    known = {columns.ID, *columns.FIELDS, *columns.RESULTS}
+    known = {columns.ID, *columns.FIELDS, *columns.RESULTS, *columns.CONTEXT}
     matched: dict[str, str] = {}
     for header in headers:
         canonical = columns.normalize_header(header)

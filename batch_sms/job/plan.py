@@ -17,11 +17,12 @@ from batch_sms.checks.validation import (
     DEFAULT_SETTINGS,
     Invalid,
     Kind,
+    Unchanged,
     Update,
     ValidationSettings,
     Validator,
 )
-from batch_sms.files.rows import InputTable, SourceRow
+from batch_sms.files.rows import InputError, InputTable, SourceRow, nothing_filled_in
 from batch_sms.job.journal import Recovered
 from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
 from batch_sms.output.results import Outcome, RowResult
@@ -56,6 +57,8 @@ class Planner:
         settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
+        if isinstance(checked, Unchanged):
+            return RowResult(row.index, Outcome.SKIPPED, error_message=checked.reason)
         if isinstance(checked, Invalid):
             return RowResult(
                 row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
@@ -192,8 +195,11 @@ def _utc(moment: datetime) -> str:
 
 
 def make_plan(planner: Planner) -> Plan:
-    """Validate every row, once, and count what a run would do."""
+    """Validate every row, once, and count what a run would do. Raises InputError for an
+    exported file in which no row was filled in: most likely a misspelled column header."""
     plan = Plan()
     for row, item in planner.classified():
         plan.add(row, item)
+    if planner.table.is_export_file and not (plan.updates or plan.invalid or plan.carried_over):
+        raise InputError(nothing_filled_in(planner.table))
     return plan
