@@ -46,6 +46,12 @@ MAX_ATTACHMENTS = 10
 ATTACHMENT_KEYS = ("content_type", "filename", "url")
 MAX_SEND_IN_SECONDS = 59
 
+# The list endpoint's page: `_limit` defaults to 100, and a bigger one is not promised.
+LIST_PAGE_SIZE = 100
+
+# Where a person sees a lead in Close's web app.
+LEAD_URL = "https://app.close.com/lead/{lead_id}/"
+
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 ATTACHMENT_CONTENT_TYPES = frozenset(

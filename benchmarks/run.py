@@ -8,6 +8,8 @@
              the official client (closeio, in benchmarks/out/baseline-venv, made once).
 3. overhead: no latency, no limit, 20,000 rows: rows/s and CPU seconds per 1,000 rows.
 4. memory:   peak RSS of a dry run and a real run of 1,000,000 rows, and of a quarter of them.
+5. export:   50,000 SMS at 40 list requests per 1 s window: SMS/s as a share of the ideal
+             (40 x 100 per page), every SMS once, peak RSS (and at a quarter of the SMS).
 """
 
 from __future__ import annotations

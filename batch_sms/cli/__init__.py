@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from batch_sms import __version__
+from batch_sms.cli.export import export
 from batch_sms.cli.run import rerun, run
 from batch_sms.cli.sandbox import sandbox_command
 from batch_sms.cli.status import ExitCode
@@ -24,5 +25,5 @@ def cli() -> None:
     """
 
 
-for command in (run, rerun, sandbox_command):
+for command in (run, rerun, export, sandbox_command):
     cli.add_command(command)

@@ -42,7 +42,7 @@ from batch_sms.job.plan import Plan, Planner, make_plan
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, HardStop, JobReport, run_job, write_dry_run
 from batch_sms.output.results import Outcome, RowResult, default_results_path
-from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, demo_sandbox
 
 
 @dataclass(frozen=True)
@@ -358,11 +358,12 @@ def _check_sends(plan: Plan, options: RunOptions) -> None:
 @contextlib.contextmanager
 def _sandbox_if(wanted: bool, quiet: bool) -> Iterator[Sandbox | None]:
     """A sandbox for this run, in which every id exists as a draft (but those that stand for
-    missing ones), so that the file need not be read once more to seed it; None if unwanted."""
+    missing ones), so that the file need not be read once more to seed it, and the made-up SMS
+    that `export --sandbox` lists are there as they were exported; None if unwanted."""
     if not wanted:
         yield None
         return
-    with Sandbox(SandboxConfig(any_id=True)) as server:
+    with demo_sandbox() as server:
         if not quiet:
             click.echo(f"Sandbox: a stand-in for Close at {server.base_url}", err=True)
         yield server
