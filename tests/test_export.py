@@ -124,6 +124,19 @@ def test_a_list_deeper_than_the_skip_cap_is_exported_whole(
     assert len(requests) <= len(made) / 100 * 1.3 + 4
 
 
+def test_the_command_over_http_past_the_skip_cap_with_ties(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    server = make_sandbox(max_skip=250)
+    made = add_timeline(server.model, [1] * 140 + [300] + [2] * 300, status="draft")
+    out = tmp_path / "out.csv"
+    result = export_from(server, "--out", out)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert Counter(row["id"] for row in read_csv(out)) == Counter(made)
+    assert f"{len(made):,} SMS (draft) of {len(made):,} listed" in result.output
+    assert {entry.status_code for entry in server.log} == {200}
+
+
 def test_more_sms_in_one_instant_than_the_skip_cap_stop_the_export(tmp_path: Path) -> None:
     sandbox = model(max_skip=150)
     add_timeline(sandbox, [5, 400, 5])
