@@ -71,7 +71,7 @@ def export_in_process(
     connection = Connection(Credentials(api_key=KEY), "http://close.test/api/v1/", 5.0,
                             transport or mock_transport(model))  # fmt: skip
     export_sms(connection, filters, out, FAST)
-    return read_csv(out)
+    return read_csv(out) if out.suffix == ".csv" else []
 
 
 def list_requests(server: Sandbox | SandboxModel) -> list[dict[str, str]]:
@@ -639,6 +639,24 @@ def test_a_misspelled_column_does_not_pass_silently(demo: Demo, tmp_path: Path) 
     assert result.exit_code == ExitCode.USAGE
     assert "Columns batch-sms does not know, and never sends: 'Txet'. Misspelled?" in result.output
     assert puts(demo.server) == {}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_text_that_looks_like_a_formula_stays_text(tmp_path: Path, suffix: str) -> None:
+    sandbox = model()
+    formula = '=HYPERLINK("http://evil.example/","Click")'
+    sandbox.add_activity(
+        "acti_0000000001", status="inbox", text=formula, remote_phone="+14155550100"
+    )
+    out = tmp_path / f"out{suffix}"
+    export_in_process(sandbox, out, ExportFilters(statuses=("inbox",)))
+    if suffix == ".csv":
+        (row,) = read_csv(out)
+        assert row["current_text"] == "'" + formula
+        assert row["current_remote_phone"] == "+14155550100"
+    else:
+        cell = openpyxl.load_workbook(out).active.cell(2, sheet.HEADER.index("current_text") + 1)
+        assert (cell.value, cell.data_type) == (formula, "s")
 
 
 # --- How an exported file is read ----------------------------------------------------------------

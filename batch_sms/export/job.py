@@ -23,7 +23,7 @@ from batch_sms.close.pacing import Pacer, RateCap
 from batch_sms.export import sheet
 from batch_sms.export.filters import ID_FILTERS, ExportFilters
 from batch_sms.export.pages import ListingError, walk
-from batch_sms.files.tables import open_table_writer
+from batch_sms.files.tables import XLSX_SUFFIX, open_table_writer
 from batch_sms.job.sender import describe_transport_error
 from batch_sms.job.stream import Connection
 
@@ -85,10 +85,11 @@ async def export_sms_async(
     )
     async with client:
         run = _Export(client, filters, settings, on_progress or (lambda written, listed: None))
+        csv_file = out_path.suffix.lower() != XLSX_SUFFIX
         try:
             with open_table_writer(out_path, sheet.HEADER, links=sheet.LINKS) as writer:
                 async for sms in run.matching():
-                    writer.write_row(sheet.row(sms))
+                    writer.write_row(sheet.row(sms, quote_formulas=csv_file))
                     run.written += 1
         except CloseAPIError as error:
             raise ExportAborted(_refusal(error)) from None

@@ -49,14 +49,23 @@ FIELDS = (
     "date_created",
 )
 _CURRENT = "current_"
+# Excel runs a CSV cell that starts like this as a formula. An SMS text comes from outside (an
+# inbound SMS is anyone's), so in a CSV file the free-text columns get a leading quote there:
+# they are only shown, never sent. A workbook keeps every cell text as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FREE_TEXT = ("current_text", "current_user_name")
 
 
-def row(sms: Mapping[str, Any]) -> list[str]:
-    """The file's row for one SMS as Close lists it."""
+def row(sms: Mapping[str, Any], quote_formulas: bool = False) -> list[str]:
+    """The file's row for one SMS as Close lists it; `quote_formulas` for a CSV file."""
     cells = {columns.ID: _text(sms.get("id")), "lead_url": lead_url(sms.get("lead_id"))}
     for name in HEADER:
         if name.startswith(_CURRENT):
             cells[name] = _text(sms.get(name.removeprefix(_CURRENT)))
+    if quote_formulas:
+        for name in _FREE_TEXT:
+            if cells[name].startswith(_FORMULA_START):
+                cells[name] = "'" + cells[name]
     return [cells.get(name, "") for name in HEADER]
 
 
