@@ -34,7 +34,7 @@ from batch_sms.job.plan import Plan
 from batch_sms.job.stream import Connection
 from batch_sms.job.undo import Undo
 from batch_sms.models import RowResult
-from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox import demo_sandbox
 
 Approve = Callable[[Plan], bool]
 
@@ -117,7 +117,7 @@ async def _target(
     api_key: str | None, oauth_token: str | None, base_url: str, timeout: float, sandbox: bool
 ) -> AsyncIterator[Connection]:
     if sandbox:
-        with Sandbox(SandboxConfig(any_id=True)) as server:
+        with demo_sandbox() as server:
             credentials = Credentials(api_key=server.config.api_key)
             yield Connection(credentials, server.base_url, timeout)
         return

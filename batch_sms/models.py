@@ -32,6 +32,9 @@ class SourceRow:
     file's own columns are not counted, so that a skipped empty row stays skipped on a rerun."""
     values: tuple[str, ...] = ()
     """Every cell as read, aligned with `InputTable.columns`, for the results file."""
+    exported: bool = False
+    """The row comes from a file `batch-sms export` wrote (it has the context columns): a row
+    left as exported changes nothing on purpose."""
     cell_problems: Mapping[str, str] = field(default_factory=dict)
     """Column -> why the cell's text cannot be trusted, like a formula never calculated: such
     a cell reads as empty, and the row must be invalid, not sent without it. Known columns
@@ -82,6 +85,16 @@ class Update:
     def sends(self) -> bool:
         """True when Close sends an SMS because of this update: it must never be repeated."""
         return self.body.get("status") in rules.SENDING_STATUSES
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A row of an exported file left as it was: nothing to send, and nothing wrong with it."""
+
+    index: int
+    number: int
+    activity_id: str
+    reason: str = "unchanged: nothing filled in"
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@
 4. memory:   peak RSS of a dry run and a real run of 1,000,000 rows, and of a quarter of them.
 5. report:   `batch-sms report` of a 100,000-row results file: seconds and peak RSS, against
              reading the file once; the same at a quarter of the rows.
+6. export:   50,000 SMS at 40 list requests per 1 s window: SMS/s as a share of the ideal
+             (40 x 100 per page), every SMS once, peak RSS (and at a quarter of the SMS).
 """
 
 from __future__ import annotations

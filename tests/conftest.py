@@ -13,7 +13,7 @@ from batch_sms.files.rows import InputTable
 from batch_sms.files.tables import open_table_writer
 from batch_sms.models import RowResult
 from batch_sms.output.results import OrderedResults
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, SandboxConfig
 
 # A fixed "now" for everything that compares with the clock.
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
-from batch_sms.sandbox.server import Fault, Sandbox
+from batch_sms.sandbox import Fault, Sandbox
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "campaign.csv"

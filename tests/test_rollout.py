@@ -22,7 +22,7 @@ from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, StopCause
 from batch_sms.models import Outcome, RowResult, Update
 from batch_sms.output.failures import FailureTally, reason_of
-from batch_sms.sandbox.server import Fault, Sandbox, SandboxConfig
+from batch_sms.sandbox import Fault, Sandbox, SandboxConfig
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 from tests.test_cli import against, edits, invoke, outcomes, puts, sends
 

@@ -21,7 +21,7 @@ from batch_sms.job.putback import Action, decide
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.undo import undo_input_path
 from batch_sms.models import RowResult, SourceRow, Update
-from batch_sms.sandbox.server import Fault, Sandbox
+from batch_sms.sandbox import Fault, Sandbox
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 from tests.test_cli import against, invoke, outcomes
 

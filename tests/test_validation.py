@@ -12,7 +12,7 @@ from batch_sms.checks.validation import ValidationSettings, Validator
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
 from batch_sms.models import Invalid, Kind, SourceRow, Update
-from batch_sms.sandbox.server import Sandbox
+from batch_sms.sandbox import Sandbox
 from tests.conftest import NOW, WriteCsv, activity_id, read_csv
 
 ID = activity_id(1)

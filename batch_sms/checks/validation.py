@@ -21,7 +21,7 @@ from batch_sms.checks.segments import SegmentCount, count_segments, ucs2_warning
 from batch_sms.checks.times import QuietHours, TimeError
 from batch_sms.files import columns
 from batch_sms.files.quoting import quote
-from batch_sms.models import Invalid, Problem, SourceRow, Update
+from batch_sms.models import Invalid, Problem, SourceRow, Unchanged, Update
 
 ACTIVITY_ID = re.compile(r"^acti_[0-9A-Za-z]{10,64}$")
 _OBJECT_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{4,64}$")
@@ -64,11 +64,13 @@ class Validator:
         self._first_row_of: dict[str, int] = {}
         self._checks = _cell_checks(settings)
 
-    def validate(self, row: SourceRow) -> Update | Invalid:
+    def validate(self, row: SourceRow) -> Update | Invalid | Unchanged:
         # A cell the file could not give as text (a formula never calculated) reads as empty:
         # the row must not be sent as if it were.
         problems = [Problem(column, message) for column, message in row.cell_problems.items()]
         self._check_id(row, problems)
+        if row.exported and not problems and not _fills_any(row.cells):
+            return Unchanged(row.index, row.number, row.activity_id)
         body = self._check_cells(row.cells, problems)
         problems.extend(_check_combination(row.cells, body, self.now))
         problems.extend(self._check_quiet_hours(row.cells, body))
@@ -197,14 +199,16 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
     problems: list[Problem] = []
     status = cells.get("status", "").lower()
     scheduled_at = body.get("date_scheduled")
-    if status == "scheduled" and not cells.get("date_scheduled"):
-        problems.append(Problem("date_scheduled", "is required when status is scheduled"))
-    if cells.get("date_scheduled") and status != "scheduled":
+    for needing, column in rules.STATUS_NEEDS_FIELD.items():
+        if status == needing and not cells.get(column):
+            problems.append(Problem(column, f"is required when status is {needing}"))
+    time_status = rules.FIELD_NEEDS_STATUS["date_scheduled"]
+    if cells.get("date_scheduled") and status != time_status:
         shown = quote(status) if status else "empty"
         problems.append(
             Problem(
                 "date_scheduled",
-                f"is only used with status scheduled (this row's status is {shown})",
+                f"is only used with status {time_status} (this row's status is {shown})",
             )
         )
     if scheduled_at is not None and datetime.fromisoformat(scheduled_at) <= now:
@@ -214,11 +218,13 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
                 f"{scheduled_at} is in the past (now is {now.isoformat(timespec='seconds')})",
             )
         )
-    if cells.get("send_in") and status != "outbox":
-        problems.append(Problem("send_in", "only delays a send: use it with status outbox"))
+    delay_status = rules.FIELD_NEEDS_STATUS["send_in"]
+    if cells.get("send_in") and status != delay_status:
+        message = f"only delays a send: use it with status {delay_status}"
+        problems.append(Problem("send_in", message))
     if cells.get("text") and cells.get("template_id"):
         problems.append(Problem("template_id", "give either text or template_id, not both"))
-    if not any(cells.get(column) for column in columns.FIELDS):
+    if not _fills_any(cells):
         problems.append(
             Problem(
                 None,
@@ -235,6 +241,10 @@ def _excel_error(code: str) -> str:
         f"is {code}, an error value from the spreadsheet: {code} is {traps.EXCEL_ERRORS[code]}. "
         "Fix it in the spreadsheet and save the file again"
     )
+
+
+def _fills_any(cells: dict[str, str]) -> bool:
+    return any(cells.get(column) for column in columns.FIELDS)
 
 
 def _status(value: str) -> str:
@@ -324,8 +334,10 @@ def _attachments(value: str) -> list[dict[str, str]]:
 
 def _check_attachment(position: int, item: object) -> None:
     if not isinstance(item, dict):
-        raise CellError(f"item {position} is not an object with content_type, filename and url")
-    missing = [key for key in ("content_type", "filename", "url") if not item.get(key)]
+        *first, last = rules.ATTACHMENT_KEYS
+        keys = f"{', '.join(first)} and {last}"
+        raise CellError(f"item {position} is not an object with {keys}")
+    missing = [key for key in rules.ATTACHMENT_KEYS if not item.get(key)]
     if missing:
         raise CellError(f"item {position} lacks {', '.join(missing)}")
     if item["content_type"] not in rules.ATTACHMENT_CONTENT_TYPES:

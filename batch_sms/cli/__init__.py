@@ -6,6 +6,7 @@ import click
 
 from batch_sms.cli import defaults
 from batch_sms.cli.config import config_command
+from batch_sms.cli.export import export
 from batch_sms.cli.report import report_command
 from batch_sms.cli.run import rerun, run
 from batch_sms.cli.sandbox import sandbox_command
@@ -35,7 +36,15 @@ def cli(context: click.Context) -> None:
     context.meta[defaults.CONFIG] = config
 
 
-for command in (run, rerun, undo, sandbox_command, report_command, config_command):
+for command in (
+    run,
+    rerun,
+    undo,
+    export,
+    sandbox_command,
+    report_command,
+    config_command,
+):
     # BATCH_SMS_TIMEZONE, not click's BATCH_SMS_RUN_TIMEZONE: one name for every command.
     command.context_settings["auto_envvar_prefix"] = defaults.ENV_PREFIX
     cli.add_command(command)

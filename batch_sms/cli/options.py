@@ -13,13 +13,14 @@ import click
 from batch_sms.checks.phones import parse_region
 from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_timezone
 from batch_sms.cli.remembered import remember
-from batch_sms.close.client import DEFAULT_BASE_URL
+from batch_sms.close.client import DEFAULT_BASE_URL, Credentials
 from batch_sms.close.pacing import parse_rate_cap
 from batch_sms.errors import InputError
 from batch_sms.files.records import MAX_ROW_NUMBER
 from batch_sms.files.rows import parse_map
 from batch_sms.job.canary import DEFAULT_WAIT
 from batch_sms.job.halt import DEFAULT_HALT, MIN_ATTEMPTED, parse_halt_rule
+from batch_sms.sandbox.config import MISSING_MARK
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -67,6 +68,22 @@ connection_options = option_bundle(
         help="Close API base URL.",
     ),
 )
+
+
+def credentials_from(
+    api_key: str | None, oauth_token: str | None, required: bool
+) -> Credentials | None:
+    """The credentials the options give; a usage error when there are none, or two."""
+    if not required:
+        return None
+    if api_key and oauth_token:
+        raise click.UsageError("Give --api-key or --oauth-token, not both.")
+    if not (api_key or oauth_token):
+        raise click.UsageError(
+            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
+            "To try the tool without a Close account, add --sandbox."
+        )
+    return Credentials(api_key=api_key or None, oauth_token=oauth_token or None)
 
 
 def parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -294,6 +311,7 @@ run_options = option_bundle(
         "--sandbox",
         is_flag=True,
         help="Run against a built-in stand-in for Close on this machine (no account needed); "
-        "every id exists there as a draft, except ids containing 'missing'.",
+        f"every id exists there as a draft, except ids containing '{MISSING_MARK}', and the "
+        "made-up SMS of `export --sandbox` are there as exported.",
     ),
 )

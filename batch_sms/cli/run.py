@@ -33,7 +33,7 @@ from batch_sms.job.ledger import ledger_path
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection
 from batch_sms.output.results import default_results_path
-from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, demo_sandbox
 
 
 @dataclass(frozen=True)
@@ -275,12 +275,13 @@ def _connection(
 
 @contextlib.contextmanager
 def _sandbox_if(wanted: bool, quiet: bool) -> Iterator[Sandbox | None]:
-    """A sandbox for this run, in which every id exists as a draft (but those containing
-    "missing"), so that the file need not be read once more to seed it; None when not wanted."""
+    """A sandbox for this run, in which every id exists as a draft (but those that stand for
+    missing ones), so that the file need not be read once more to seed it, and the made-up SMS
+    that `export --sandbox` lists are there as they were exported; None if unwanted."""
     if not wanted:
         yield None
         return
-    with Sandbox(SandboxConfig(any_id=True)) as server:
+    with demo_sandbox() as server:
         if not quiet:
             click.echo(f"Sandbox: a stand-in for Close at {server.base_url}", err=True)
         yield server

@@ -10,7 +10,8 @@ from batch_sms.cli.options import input_options, parsed
 from batch_sms.cli.status import fail_on_errors
 from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import ReadOptions, read_table
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox import DEMO_SMS, Sandbox, SandboxConfig, seed_demo
+from batch_sms.sandbox.config import MISSING_MARK
 
 
 @click.command(name="sandbox")
@@ -45,8 +46,25 @@ from batch_sms.sandbox.server import Sandbox, SandboxConfig
 @click.option(
     "--any-id",
     is_flag=True,
-    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    help=f"Every id exists as a draft, no INPUT needed (except ids containing '{MISSING_MARK}'). "
     "Default: only the INPUT files' ids.",
+)
+@click.option(
+    "--seed-demo",
+    "demo",
+    metavar="N",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Add N made-up SMS: several users, leads with several SMS, every status, creation "
+    f"times spread over weeks; the same every time (`export --sandbox` has {DEMO_SMS}).",
+)
+@click.option(
+    "--max-skip",
+    type=click.IntRange(0),
+    default=SandboxConfig.max_skip,
+    show_default=True,
+    help="The deepest _skip the list endpoint accepts; past it, 400, as Close caps it.",
 )
 @input_options
 def sandbox_command(
@@ -56,6 +74,8 @@ def sandbox_command(
     latency_ms: float,
     fail_rate: float,
     any_id: bool,
+    demo: int,
+    max_skip: int,
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
@@ -70,6 +90,8 @@ def sandbox_command(
 
         batch-sms sandbox samples/campaign.csv --rate-limit 40/1
 
+        batch-sms sandbox --seed-demo 50000 --any-id
+
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
     """
@@ -80,8 +102,10 @@ def sandbox_command(
         fail_rate=fail_rate,
         keep_log=False,
         any_id=any_id,
+        max_skip=max_skip,
     )
     server = Sandbox(config, port=port)
+    seed_demo(server.model, demo)
     with fail_on_errors():
         for path in seed_files:
             read_options = ReadOptions(sheet, encoding, column_map, header_row=header_row)

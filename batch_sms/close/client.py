@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -127,6 +127,20 @@ class Reply:
     rate_limit: RateLimit | None
 
 
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a list: its SMS, whether more follow, and the rate-limit state."""
+
+    data: list[dict[str, Any]]
+    has_more: bool
+    rate_limit: RateLimit | None
+
+
+class UnexpectedAnswer(Exception):
+    """A successful answer that is not what the endpoint gives: most likely the base URL is
+    not Close's API (a web page, a proxy's error page)."""
+
+
 def error_message(response: httpx.Response) -> str:
     """Close's error body flattened to one line: `field: message; other: message`."""
     try:
@@ -241,6 +255,28 @@ class CloseClient:
         reply = _reply(await self._http.get("activity/sms/", params=params))
         data = reply.activity.get("data")
         return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
+
+    async def list_page(self, params: Mapping[str, str]) -> ListPage:
+        """One page of `GET activity/sms/` with these query parameters (filters, `_fields`,
+        `_limit`, `_skip`). Raises CloseAPIError for an error answer, UnexpectedAnswer for a
+        successful one that is not a list page, httpx.TransportError when no answer came."""
+        response = await self._http.get("activity/sms/", params=dict(params))
+        reply = _reply(response)
+        data, has_more = reply.activity.get("data"), reply.activity.get("has_more")
+        if not isinstance(data, list) or not isinstance(has_more, bool):
+            raise UnexpectedAnswer(_not_a_list(response))
+        if not all(isinstance(item, dict) for item in data):
+            raise UnexpectedAnswer(_not_a_list(response))
+        return ListPage(data, has_more, reply.rate_limit)
+
+
+def _not_a_list(response: httpx.Response) -> str:
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+    return (
+        f"{response.request.url.copy_with(query=None)} answered {response.status_code} "
+        f"({kind}) without a list of "
+        'SMS in {"data": [...], "has_more": ...}: is the base URL Close\'s API?'
+    )
 
 
 def _reply(response: httpx.Response) -> Reply:

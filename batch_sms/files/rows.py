@@ -25,6 +25,7 @@ __all__ = [
     "InputTable",
     "ReadOptions",
     "SourceRow",
+    "nothing_filled_in",
     "parse_map",
     "read_table",
 ]
@@ -87,6 +88,12 @@ class InputTable:
     def is_results_file(self) -> bool:
         return "outcome" in self.headers
 
+    @property
+    def is_export_file(self) -> bool:
+        """Written by `batch-sms export` (or a run's results of such a file): it shows each
+        SMS's current values in columns of its own."""
+        return any(column in self.headers for column in columns.CONTEXT)
+
     def header(self, column: str) -> str:
         """How the user wrote a column's header, for messages that name it: `Send at`, not
         the `date_scheduled` that --map made of it."""
@@ -99,7 +106,7 @@ class InputTable:
         known = {
             column: self.columns.index(header)
             for column, header in self.headers.items()
-            if column != "outcome"
+            if column != "outcome" and column not in columns.CONTEXT
         }
         outcome_at = self.columns.index(self.headers["outcome"]) if self.is_results_file else None
         results = {self.headers[column] for column in columns.RESULTS if column in self.headers}
@@ -120,6 +127,7 @@ class InputTable:
                 blank=not problems and not any(values[at].strip() for at in inputs),
                 values=values,
                 cell_problems=problems,
+                exported=self.is_export_file,
             )
 
     def _fit(self, record: Sequence[str], number: int) -> tuple[str, ...]:
@@ -258,6 +266,22 @@ def _header_row_hint(source: Source, options: ReadOptions) -> str:
     return ""
 
 
+def nothing_filled_in(table: InputTable) -> str:
+    """Why an exported file in which no row changes anything is refused, with the likeliest
+    cause: a column meant to be filled in whose header batch-sms does not know."""
+    editable = [table.header(column) for column in columns.FIELDS if column in table.headers]
+    shown = ", ".join(f"'{name}'" for name in editable) or "none"
+    message = (
+        f"{table.path}: no row fills in anything to change; every row is as exported. Fill "
+        f"in the columns to change in the rows to change (columns to fill in: {shown}; an "
+        "empty cell leaves a field as it is)."
+    )
+    if table.ignored:
+        unknown = ", ".join(f"'{name}'" for name in table.ignored)
+        message += f" Columns batch-sms does not know, and never sends: {unknown}. Misspelled?"
+    return message
+
+
 def parse_map(text: str) -> tuple[str, str]:
     """`Activity ID=id` -> ("Activity ID", "id"). The last `=` splits, since a column name
     has none and a header might."""
@@ -371,7 +395,7 @@ def _refuse_map_clashes(
 
 
 def _match_headers(path: Path, headers: Sequence[str]) -> dict[str, str]:
-    known = {columns.ID, *columns.FIELDS, *columns.RESULTS}
+    known = {columns.ID, *columns.FIELDS, *columns.RESULTS, *columns.CONTEXT}
     matched: dict[str, str] = {}
     for header in headers:
         canonical = columns.normalize_header(header)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,17 +24,23 @@ class TableWriter(Protocol):
 
 
 @contextmanager
-def open_table_writer(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
+def open_table_writer(
+    path: Path, header: Sequence[str], links: Collection[str] = ()
+) -> Iterator[TableWriter]:
     """Write a table to `path`: `.xlsx` as a workbook whose cells are all text, anything else
-    as CSV in UTF-8 with a byte-order mark (so that Excel shows "Grüße"). The file is written
-    beside `path` and moved there only when the block ends without an error."""
+    as CSV in UTF-8 with a byte-order mark (so that Excel shows "Grüße"). In a workbook, the
+    web addresses in the columns named in `links` are clickable. The file is written beside
+    `path` and moved there only when the block ends without an error."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     temporary = Path(name)
     try:
-        opener = _xlsx_table if path.suffix.lower() == XLSX_SUFFIX else _csv_table
-        with opener(temporary, header) as writer:
+        if path.suffix.lower() == XLSX_SUFFIX:
+            table = _xlsx_table(temporary, header, links)
+        else:
+            table = _csv_table(temporary, header)
+        with table as writer:
             yield writer
         _fsync(temporary)
         # mkstemp makes the file private (0600); a results file is an ordinary file.
@@ -62,12 +68,13 @@ class _CsvWriter:
 
 
 @contextmanager
-def _xlsx_table(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
+def _xlsx_table(path: Path, header: Sequence[str], links: Collection[str]) -> Iterator[TableWriter]:
     # Write-only mode keeps rows on disk as they come, not in memory.
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet(XLSX_SHEET)
     writer = _XlsxWriter(sheet)
     writer.write_row(header)
+    writer.link({at for at, name in enumerate(header) if name in links})
     try:
         yield writer
     except BaseException:
@@ -81,9 +88,24 @@ def _xlsx_table(path: Path, header: Sequence[str]) -> Iterator[TableWriter]:
 class _XlsxWriter:
     def __init__(self, sheet: Any) -> None:
         self._sheet = sheet
+        self._links: set[int] = set()
+
+    def link(self, positions: set[int]) -> None:
+        """Make web addresses in these columns clickable, from the next row on."""
+        self._links = positions
 
     def write_row(self, values: Sequence[str]) -> None:
-        self._sheet.append([self._cell(value) for value in values])
+        cells = [self._cell(value) for value in values]
+        for at in self._links:
+            if at < len(values) and values[at].startswith(("https://", "http://")):
+                cells[at] = self._hyperlink(values[at])
+        self._sheet.append(cells)
+
+    def _hyperlink(self, url: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(self._sheet, value=url)
+        cell.hyperlink = url
+        cell.style = "Hyperlink"
+        return cell
 
     def _cell(self, value: str) -> str | WriteOnlyCell:
         # Control characters are not allowed in a workbook: dropping them beats losing the

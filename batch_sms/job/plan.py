@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from batch_sms.checks.segments import SegmentTally
 from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings, Validator
-from batch_sms.files.rows import InputTable
+from batch_sms.errors import InputError
+from batch_sms.files.rows import InputTable, nothing_filled_in
 from batch_sms.job import messages
 from batch_sms.job.ledger import Recovered
 from batch_sms.job.recipients import RecipientBook, SheetRecipients, earlier_recipient
@@ -25,6 +26,7 @@ from batch_sms.models import (
     Outcome,
     RowResult,
     SourceRow,
+    Unchanged,
     Update,
     evidence_of,
 )
@@ -59,6 +61,8 @@ class Planner:
         settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
+        if isinstance(checked, Unchanged):
+            return RowResult(row.index, Outcome.SKIPPED, error_message=checked.reason)
         if isinstance(checked, Invalid):
             return RowResult(
                 row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
@@ -252,4 +256,6 @@ def make_plan(planner: Planner, hold_back_duplicates: bool = True) -> Plan:
     plan.repeated = recipients.held_back()
     plan.from_close = recipients.from_close
     plan.earlier_claims = recipients.earlier
+    if planner.table.is_export_file and not (plan.updates or plan.invalid or plan.carried_over):
+        raise InputError(nothing_filled_in(planner.table))
     return plan

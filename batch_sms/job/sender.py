@@ -9,7 +9,6 @@ request went out may hide a sent SMS, and a guess is never enough.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -25,6 +24,14 @@ from tenacity import (
 )
 
 from batch_sms.close.client import CloseAPIError, CloseClient, Reply
+from batch_sms.close.paced import (
+    CREDENTIAL_STATUSES,
+    RETRY_STATUSES,
+    RetryWait,
+    note_refusal,
+    note_success,
+    paced_read,
+)
 from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
 from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
 from batch_sms.job import messages
@@ -33,9 +40,6 @@ from batch_sms.models import Evidence, Outcome, RowResult, Update
 
 # Errors raised before a single byte of the request reached Close.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-CONGESTION_STATUSES = frozenset({429, 503})
-CREDENTIAL_STATUSES = frozenset({401, 403})
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
 # Close limits each endpoint group (path and method) on its own.
@@ -141,9 +145,7 @@ class Sender:
         )
         self.aborted: str | None = None
         self.stopping = False
-        self.backoff = wait_exponential_jitter(
-            multiplier=settings.retry_wait, max=settings.max_wait, jitter=settings.retry_wait
-        )
+        self._wait = RetryWait(settings.retry_wait, settings.max_wait)
 
     def stop(self) -> None:
         self.stopping = True
@@ -294,23 +296,13 @@ class Sender:
 
     async def _paced_read(self, group: str, read: Callable[..., Any], *args: Any) -> Any:
         """A GET, safe to repeat: retried on 429, 5xx and network errors."""
-
-        async def attempt() -> Any:
-            async with self.pacer.turn(group=group) as ticket:
-                try:
-                    answer = await read(*args, READ_FIELDS)
-                except CloseAPIError as error:
-                    self._note_answer(error.rate_limit, ticket, error.status_code, error)
-                    raise
-            return answer
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+        return await paced_read(
+            self.pacer,
+            group,
+            lambda: read(*args, READ_FIELDS),
+            max_retries=self.settings.max_retries,
             wait=self._wait,
-            retry=retry_if_exception(_read_may_repeat),
-            reraise=True,
         )
-        return await retrying(attempt)
 
     async def read_sms(self, activity_ids: list[str]) -> list[dict[str, Any]]:
         """The SMS as Close shows them now (at most PREFLIGHT_BATCH), paced and retried like
@@ -392,21 +384,10 @@ class Sender:
                 await self.client.update_sms(update.activity_id, {"status": "draft"})
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
-            self._note_answer(error.rate_limit, ticket, error.status_code, error)
+            note_refusal(self.pacer, ticket, error)
             raise
-        self.pacer.observe(reply.rate_limit, ticket)
-        self.pacer.succeeded()
+        note_success(self.pacer, ticket, reply.rate_limit)
         return reply
-
-    def _note_answer(
-        self, rate_limit: Any, ticket: Ticket, status: int, error: CloseAPIError
-    ) -> None:
-        self.pacer.observe(rate_limit, ticket)
-        if status in CONGESTION_STATUSES:
-            self.pacer.congested()
-        if status == 429:
-            # Every worker waits out one 429 together; the row's own retry then waits its turn.
-            self.pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
 
     async def _read_back(self, update: Update, error: Exception, attempts: int) -> None:
         """The answer to a send was lost. Returns when Close shows the SMS still a draft, so
@@ -438,16 +419,6 @@ class Sender:
         if isinstance(error, CloseAPIError):
             return error.status_code in RETRY_STATUSES
         return isinstance(error, httpx.TransportError)
-
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, CloseAPIError) and error.status_code == 429:
-            return 0.0  # the pacer's shared pause is the wait
-        hint = getattr(error, "retry_after", None)
-        if hint is not None:
-            hint = min(float(hint), self.settings.max_wait)
-            return hint + random.uniform(0, min(1.0, 0.1 * hint + 0.01))
-        return self.backoff(state)
 
     def _abort_on_credentials(self, error: CloseAPIError) -> None:
         if error.status_code in CREDENTIAL_STATUSES:
@@ -522,12 +493,6 @@ async def _aiter(
 
 async def _get_one(client: CloseClient, activity_id: str, fields: tuple[str, ...]) -> Reply:
     return await client.get_sms(activity_id)
-
-
-def _read_may_repeat(error: BaseException) -> bool:
-    if isinstance(error, CloseAPIError):
-        return error.status_code in RETRY_STATUSES
-    return isinstance(error, httpx.TransportError)
 
 
 def _outcome_unknown(error: Exception) -> bool:
