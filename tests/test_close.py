@@ -132,7 +132,7 @@ def test_oauth_token_is_sent_as_bearer() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={})
+        return httpx.Response(200, json={"id": activity_id(1)})
 
     run(handler, lambda c: c.get_sms(activity_id(1)), oauth_token="tok")
     assert seen[0].headers["Authorization"] == "Bearer tok"
