@@ -332,7 +332,8 @@ def test_bearer_token_from_the_environment(sandbox: Sandbox, write_csv: WriteCsv
     [
         (
             [],
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). "
             "To try the tool without a Close account, add --sandbox.",
         ),
         (["--api-key", "a", "--oauth-token", "b"], "Give --api-key or --oauth-token, not both."),

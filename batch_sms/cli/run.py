@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from batch_sms.checks.times import QuietHours
 from batch_sms.checks.validation import ValidationSettings
-from batch_sms.cli.options import run_options
+from batch_sms.cli.crash import remember_journal
+from batch_sms.cli.options import prompt_for_api_key, run_options
 from batch_sms.cli.status import ExitCode
 from batch_sms.close.client import Credentials
 from batch_sms.close.pacing import RateCap
@@ -42,6 +43,7 @@ from batch_sms.job.plan import Plan, Planner, make_plan
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, HardStop, JobReport, run_job, write_dry_run
 from batch_sms.output.results import Outcome, RowResult, default_results_path
+from batch_sms.output.safe_text import for_terminal
 from batch_sms.sandbox.server import Sandbox, SandboxConfig
 
 
@@ -207,6 +209,7 @@ def _recover(input_path: Path, out_path: Path, options: RunOptions) -> Recovered
 
 def _open_journal(input_path: Path, out_path: Path, resume: bool) -> Journal:
     path = journal_path(out_path)
+    remember_journal(path)
     try:
         if resume:
             # `_recover` has read the journal and checked the input's fingerprint already.
@@ -242,7 +245,7 @@ def _read_input(path: Path, options: ReadOptions) -> InputTable:
 
 def _note_warnings(table: InputTable) -> None:
     for warning in table.warnings:
-        click.echo(f"Note: {warning}", err=True)
+        click.echo(f"Note: {for_terminal(warning)}", err=True)
 
 
 def _rows(table: InputTable) -> Iterator[SourceRow]:
@@ -287,9 +290,11 @@ def _credentials(
     if api_key and oauth_token:
         raise click.UsageError("Give --api-key or --oauth-token, not both.")
     if not (api_key or oauth_token):
+        api_key = prompt_for_api_key()
+    if not (api_key or oauth_token):
         raise click.UsageError(
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
-            "To try the tool without a Close account, add --sandbox."
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). To try the tool without a Close account, add --sandbox."
         )
     return Credentials(api_key=api_key or None, oauth_token=oauth_token or None)
 
@@ -297,7 +302,7 @@ def _credentials(
 def _note_ignored(table: InputTable) -> None:
     if table.ignored:
         names = ", ".join(table.ignored)
-        click.echo(f"Note: columns not sent (kept in the results): {names}", err=True)
+        click.echo(f"Note: columns not sent (kept in the results): {for_terminal(names)}", err=True)
 
 
 def _report_invalid(plan: Plan) -> None:
@@ -320,7 +325,7 @@ def _report_rows(title: str, shown: list[tuple[int, str]], total: int, rest: str
         return
     click.echo(title, err=True)
     for number, message in shown:
-        click.echo(f"  row {number}: {message}", err=True)
+        click.echo(f"  row {number}: {for_terminal(message)}", err=True)
     if total > len(shown):
         click.echo(f"  ... and {total - len(shown):,} {rest}", err=True)
 
@@ -460,7 +465,7 @@ def _exit_code(report: JobReport, input_path: Path, out_path: Path) -> ExitCode:
         )
         return ExitCode.INTERRUPTED
     if report.aborted:
-        click.echo(f"The run stopped early: {report.aborted}", err=True)
+        click.echo(f"The run stopped early: {for_terminal(report.aborted)}", err=True)
         click.echo(f"To retry the rows not updated: batch-sms rerun {out_path}")
         return ExitCode.ABORTED
     if _unfinished(report.counts):

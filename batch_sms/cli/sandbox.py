@@ -12,7 +12,10 @@ from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import (
     ReadOptions,
 )
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox.server import Fault, Sandbox, SandboxConfig
+
+# Faults that make sense on every request; the others are injected per SMS by the tests.
+EVERY_REQUEST_FAULTS = (Fault.HTML_PAGE, Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
 
 
 @click.command(name="sandbox")
@@ -45,6 +48,13 @@ from batch_sms.sandbox.server import Sandbox, SandboxConfig
     help="Share of requests answered 503 Service Unavailable.",
 )
 @click.option(
+    "--fault",
+    type=click.Choice([fault.value for fault in EVERY_REQUEST_FAULTS]),
+    help="Answer every request wrongly on purpose: html_page (a web page with status 200, as "
+    "a captive portal or a wrong --base-url would give), unavailable (503), bad_gateway (502) "
+    "or rate_limited (429). Nothing is applied. Default: none, answer as Close.",
+)
+@click.option(
     "--any-id",
     is_flag=True,
     help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
@@ -57,6 +67,7 @@ def sandbox_command(
     rate_limit: RateCap | None,
     latency_ms: float,
     fail_rate: float,
+    fault: str | None,
     any_id: bool,
     sheet: str | None,
     encoding: str | None,
@@ -73,6 +84,8 @@ def sandbox_command(
 
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
+
+        batch-sms sandbox --any-id --fault html_page
     """
     config = SandboxConfig(
         rate_limit=rate_limit.requests if rate_limit else None,
@@ -81,6 +94,7 @@ def sandbox_command(
         fail_rate=fail_rate,
         keep_log=False,
         any_id=any_id,
+        fault=Fault(fault) if fault else None,
     )
     server = Sandbox(config, port=port)
     for path in seed_files:

@@ -66,9 +66,11 @@ class Fault(enum.Enum):
     RATE_LIMITED = "rate_limited"  # 429 with RateLimit + Retry-After, nothing applied
     DROP_AFTER_APPLY = "drop_after_apply"  # apply, then close the connection without answering
     SLOW = "slow"  # apply, then wait config.slow_ms before answering
+    HTML_PAGE = "html_page"  # 200 with a web page, as a captive portal or a wrong URL gives
 
 
-_REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
+_REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED, Fault.HTML_PAGE)
+_HTML_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Wi-Fi</body></html>"
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class SandboxConfig:
     # Every id not containing "missing" exists as a draft, without seeding: a run of a
     # million rows needs no million-id set-up, and untouched ids cost no memory.
     any_id: bool = False
+    fault: Fault | None = None  # every request gets this fault (`batch-sms sandbox --fault`)
 
     def __post_init__(self) -> None:
         rates = (self.fail_rate, self.drop_rate, self.slow_rate)
@@ -249,6 +252,8 @@ def _too_many(quota: _Quota) -> _Reply:
 
 
 def _refusal(fault: Fault, quota: _Quota) -> _Reply:
+    if fault is Fault.HTML_PAGE:
+        return _Reply(200, _HTML_PAGE, (("Content-Type", "text/html; charset=utf-8"),))
     if fault is Fault.RATE_LIMITED:
         return _too_many(quota)
     if fault is Fault.UNAVAILABLE:
@@ -775,6 +780,8 @@ class Sandbox:
         if queue:
             return queue.popleft()
         config, draw = self.config, self._rng.random
+        if config.fault is not None:
+            return config.fault
         if config.fail_rate and draw() < config.fail_rate:
             return Fault.UNAVAILABLE
         if method == "PUT" and config.drop_rate and draw() < config.drop_rate:
@@ -976,7 +983,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: _Reply) -> None:
         assert reply.status is not None
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        if not any(name == "Content-Type" for name, _ in reply.headers):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)
