@@ -58,6 +58,10 @@ def api_key_file_option(
     return key
 
 
+def at_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def _read_key_file(name: str) -> str:
     if name == "-":
         return sys.stdin.read(MAX_KEY_FILE_CHARS)
@@ -84,7 +88,7 @@ def _key_file_as_api_key(command: F) -> F:
 
 def prompt_for_api_key() -> str | None:
     """Ask for the key without showing it, when someone is at a terminal to answer."""
-    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+    if not at_terminal():
         return None
     key = click.prompt("Close API key (not shown)", hide_input=True, err=True, default="")
     return str(key).strip() or None

@@ -562,7 +562,7 @@ def too_long_a_wait(error: CloseAPIError, most: float) -> str:
     wait = error.retry_after or 0.0
     return (
         f"Close answered {error.status_code} and asked to wait {wait:,.0f} s before the next "
-        f"request, longer than the {most:,.0f} s this tool waits; try the rows not updated "
+        f"request, longer than the {most:,g} s this tool waits; try the rows not updated "
         "again later"
     )
 
