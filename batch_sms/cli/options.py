@@ -90,7 +90,9 @@ def prompt_for_api_key() -> str | None:
     """Ask for the key without showing it, when someone is at a terminal to answer."""
     if not at_terminal():
         return None
-    key = click.prompt("Close API key (not shown)", hide_input=True, err=True, default="")
+    key = click.prompt(
+        "Close API key (not shown)", hide_input=True, err=True, default="", show_default=False
+    )
     return str(key).strip() or None
 
 
