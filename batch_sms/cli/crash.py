@@ -5,6 +5,7 @@ that also means "some rows failed". BATCH_SMS_DEBUG=1 shows the traceback."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ DEBUG_ENV = "BATCH_SMS_DEBUG"
 _JOURNAL = "batch_sms.journal"
 
 
-def remember_journal(path: Path) -> None:
-    """Note where the running command's journal is, for the message if it crashes."""
+def remember_journal(path: Path, close: Callable[[], None]) -> None:
+    """Note where the running command's journal is, for the message if it crashes, and how to
+    close it when the command ends, whichever way it ends."""
     context = click.get_current_context(silent=True)
     if context is not None:
         context.meta[_JOURNAL] = path
+        context.call_on_close(close)
 
 
 def crash_message(error: BaseException, journal: Path | None) -> str:

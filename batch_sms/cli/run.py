@@ -209,14 +209,16 @@ def _recover(input_path: Path, out_path: Path, options: RunOptions) -> Recovered
 
 def _open_journal(input_path: Path, out_path: Path, resume: bool) -> Journal:
     path = journal_path(out_path)
-    remember_journal(path)
     try:
         if resume:
             # `_recover` has read the journal and checked the input's fingerprint already.
-            return Journal.append(path)
-        return Journal.create(path, input_path, fingerprint(input_path))
+            journal = Journal.append(path)
+        else:
+            journal = Journal.create(path, input_path, fingerprint(input_path))
     except JournalError as error:
         raise click.BadParameter(str(error), param_hint="--out") from None
+    remember_journal(path, journal.close)
+    return journal
 
 
 def _make_plan(planner: Planner, quiet: bool) -> Plan:
