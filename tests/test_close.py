@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import time
 from collections.abc import Callable
@@ -439,3 +440,28 @@ def test_redirects_are_not_followed() -> None:
     with pytest.raises(BadAnswer, match="a redirect to https://elsewhere.test/steal"):
         run(handler, lambda c: c.update_sms(ONE, {"status": "outbox"}))
     assert [str(r.url.host) for r in seen] == ["close.test"]
+
+
+def test_a_streamed_gzip_body_is_inflated_under_the_cap() -> None:
+    async def pieces(data: bytes) -> Any:
+        for at in range(0, len(data), 100):
+            yield data[at : at + 100]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = gzip.compress(json.dumps({"id": ONE, "status": "draft"}).encode())
+        return httpx.Response(200, content=pieces(body), headers={"Content-Encoding": "gzip"})
+
+    reply = run(handler, lambda c: c.get_sms(ONE))
+    assert reply.activity == {"id": ONE, "status": "draft"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body"), [("gzip", b"not gzip"), ("br", b"\x00"), ("gzip, gzip", b"")]
+)
+def test_a_body_that_cannot_be_inflated_is_a_bad_answer(encoding: str, body: bytes) -> None:
+    async def stream() -> Any:
+        yield body
+
+    response = httpx.Response(200, content=stream(), headers={"Content-Encoding": encoding})
+    with pytest.raises(BadAnswer, match="a body that cannot be decoded"):
+        run(answering(response), lambda c: c.get_sms(ONE))

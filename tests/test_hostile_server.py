@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import signal
 import subprocess
@@ -532,3 +533,50 @@ def test_batch_sms_debug_shows_the_traceback(
     result = invoke("run", write_csv(ROWS), "--dry-run", env={"BATCH_SMS_DEBUG": "1"})
     assert isinstance(result.exception, RuntimeError)
     assert result.exit_code == 1
+
+
+def test_a_body_that_cannot_be_decoded_is_a_bad_answer(write_csv: WriteCsv) -> None:
+    garbage = answer(200, b"not gzip at all", headers={"Content-Encoding": "gzip"})
+    path = write_csv(ROWS)
+    with HostileServer(lambda request: garbage) as server:
+        result = run_against(server, path)
+    assert result.exit_code == ExitCode.ABORTED
+    assert "answered with a body that cannot be decoded, not Close's API" in result.stderr
+    assert "(a 200 answer, Content-Encoding gzip)" in result.stderr
+
+
+def test_a_gzip_bomb_is_cut_at_1_mb(write_csv: WriteCsv) -> None:
+    bomb = answer(200, gzip.compress(b"[" * 200_000_000), headers={"Content-Encoding": "gzip"})
+    path = write_csv(ROWS)
+    tracemalloc.start()
+    try:
+        with HostileServer(lambda request: bomb) as server:
+            result = run_against(server, path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result.exit_code == ExitCode.ABORTED
+    assert "answered with an answer bigger than 1,000,000 bytes" in result.stderr
+    assert peak < 20_000_000
+
+
+def test_a_gzipped_answer_from_close_is_read(write_csv: WriteCsv) -> None:
+    close = CloseLike()
+
+    def gzipped(request: Request) -> Answer:
+        payload: Any
+        if request.activity_id is None:
+            ids = request.query["id__in"].split(",")
+            payload = {"data": [close.state(i) for i in ids], "has_more": False}
+        elif request.method == "PUT":
+            payload = close.apply(request.activity_id, request.json)
+        else:
+            payload = close.state(request.activity_id)
+        body = gzip.compress(json.dumps(payload).encode())
+        return answer(200, body, headers={"Content-Encoding": "gzip"})
+
+    path = write_csv(ROWS)
+    with HostileServer(gzipped) as server:
+        result = run_against(server, path)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert server.requests[0].headers["accept-encoding"] == "gzip, deflate"

@@ -15,6 +15,7 @@ import json
 import math
 import re
 import time
+import zlib
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -359,7 +360,12 @@ class CloseClient:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            # Only the encodings that _read_body inflates under its cap.
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            },
             transport=transport,
             # A redirect would carry the key to wherever it points: it is an answer, not a hop.
             follow_redirects=False,
@@ -414,17 +420,50 @@ class CloseClient:
 
 
 async def _read_body(response: httpx.Response, cap: int) -> bytes:
+    """The body, decoded, up to `cap` bytes: a compressed body is inflated a piece at a time
+    with the same cap, so that a small "gzip bomb" cannot fill the memory either."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
         raise _too_big(response, cap)
+    if response.is_stream_consumed:
+        # A body given whole, read and decoded already (httpx.MockTransport's answers).
+        if len(response.content) > cap:
+            raise _too_big(response, cap)
+        return response.content
+    decoder = _decoder(response)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > cap:
-            raise _too_big(response, cap)
-        chunks.append(chunk)
+    try:
+        async for raw in response.aiter_raw():
+            chunk = raw if decoder is None else decoder.decompress(raw, cap + 1 - size)
+            size += len(chunk)
+            if size > cap:
+                raise _too_big(response, cap)
+            chunks.append(chunk)
+        if decoder is not None:
+            chunks.append(decoder.flush())
+    except zlib.error:
+        raise _undecodable(response) from None
     return b"".join(chunks)
+
+
+def _decoder(response: httpx.Response) -> Any:
+    """A zlib decompressor for the body's Content-Encoding, None for none; BadAnswer for an
+    encoding that was not asked for."""
+    encoding = response.headers.get("Content-Encoding", "").strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise _undecodable(response)
+
+
+def _undecodable(response: httpx.Response) -> BadAnswer:
+    encoding = for_terminal(response.headers.get("Content-Encoding", ""), 60)
+    detail = f"a {response.status_code} answer, Content-Encoding {encoding}"
+    return BadAnswer("a body that cannot be decoded", detail, response.status_code)
 
 
 def _too_big(response: httpx.Response, cap: int) -> BadAnswer:

@@ -621,8 +621,8 @@ def _confirmed(update: Update, reply: Reply, attempts: int) -> RowResult:
 def _bad_answer_failure(
     update: Update, error: BadAnswer, attempts: int, read_back: bool
 ) -> RowResult:
-    checked = " in {attempts} attempts; read back each time: still a draft, nothing sent"
-    suffix = checked.format(attempts=attempts) if read_back else ""
+    checked = f" in {attempts} attempts; read back each time: still a draft, nothing sent"
+    suffix = checked if read_back else ""
     if isinstance(error, Unconfirmed):
         shown = RowResult.from_activity(update.index, error.reply.activity, None, attempts)
         message = f"Close answered {error.status_code} but {error.what}: not updated{suffix}"
