@@ -767,3 +767,24 @@ def test_a_rate_limit_reset_far_ahead_is_ignored_not_waited_for() -> None:
     results, _ = send(script, [update(n, EDIT) for n in range(3)], replace(FAST, concurrency=1))
     assert time.monotonic() - started < 1.0
     assert {r.outcome for r in results.values()} == {Outcome.UPDATED}
+
+
+@pytest.mark.parametrize("status", [500, 501, 599, 999])
+def test_a_send_answered_with_another_server_error_is_read_back_not_failed_blind(
+    status: int,
+) -> None:
+    script = Script({1: [Applied(httpx.Response(status, json={"error": "oops"}))]})
+    results, _ = send(script, [update(1, SEND)])
+    assert script.calls[activity_id(1)] == 1
+    assert (results[1].outcome, results[1].close_status) == (Outcome.UPDATED, "outbox")
+    assert results[1].error_message == (
+        f"no answer to the send (Close answered {status}: oops); read back: Close shows it "
+        "status outbox"
+    )
+
+
+def test_a_send_answered_500_while_still_a_draft_is_repeated_after_the_read_back() -> None:
+    script = Script({1: [httpx.Response(500, json={"error": "oops"})]})
+    results, _ = send(script, [update(1, SEND)])
+    assert (script.calls[activity_id(1)], script.reads) == (2, 1)
+    assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 2)

@@ -509,11 +509,13 @@ def _read_may_repeat(error: BaseException) -> bool:
 
 
 def _outcome_unknown(error: Exception) -> bool:
-    """Close may have acted on the request: it went out and no clear answer came back."""
+    """Close may have acted on the request: it went out and no clear answer came back. Only a
+    4xx (429 included) is a refusal; a 500 may come after the update was applied, and a status
+    Close does not use says nothing."""
     if isinstance(error, BadAnswer):
         return True
     if isinstance(error, CloseAPIError):
-        return error.status_code in RETRY_STATUSES - {429}
+        return not 400 <= error.status_code < 500
     return not isinstance(error, NEVER_SENT)
 
 
