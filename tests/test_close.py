@@ -117,6 +117,16 @@ def test_error_message_of_a_body_that_cannot_be_parsed_is_no_crash(content: byte
     assert len(message) <= 300
 
 
+def test_error_message_of_errors_nested_in_lists_is_no_crash() -> None:
+    nested = b'{"errors": [' + b"[" * 800 + b"]" * 800 + b', {"a": 1}, 7, "plain"]}'
+    message = error_message(httpx.Response(400, content=nested))
+    # Too deep to be Close's: quoted as text, not read as Close's errors.
+    assert message.startswith('Bad Request: {"errors": [[[[') and len(message) <= 300
+    shallow = {"errors": [[["x"]], {"a": 1}, 7, None, "plain"], "field-errors": {"t": [1, 2]}}
+    message = error_message(httpx.Response(400, json=shallow))
+    assert message == "(a list); (an object); 7; plain; t: 1 2"
+
+
 def test_error_message_escapes_and_cuts_what_the_server_wrote() -> None:
     text = "\x1b]0;owned\x07\x1b[2JInvalid " + "a" * 4000
     message = error_message(httpx.Response(401, json={"error": text}))
@@ -323,6 +333,10 @@ HTML = b"<!DOCTYPE html><html><head><title>Guest Wi-Fi</title></head><body>Accep
             "JSON nested too deep to be Close's",
         ),
         (httpx.Response(200, content=b'{"id": NaN}'), "an answer that is not JSON"),
+        (
+            httpx.Response(200, content=b'{"id": "x", "status": ' + b"[" * 900 + b"]" * 900 + b"}"),
+            "JSON nested too deep to be Close's",
+        ),
         (
             httpx.Response(200, content=b'{"id": ' + b"1" * 5000 + b"}"),
             "an answer that is not JSON",

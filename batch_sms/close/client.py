@@ -39,6 +39,9 @@ MAX_FIELD_CHARS = 2_000
 MAX_SERVER_WAIT = 300.0
 # How much of an unexpected body a message quotes.
 SAMPLE_CHARS = 80
+# Close's answers nest 3 deep (an activity, its attachments, each attachment). Anything much
+# deeper is not Close, and str() or repr() of it could exhaust the stack later on.
+MAX_JSON_DEPTH = 32
 
 
 def check_base_url(url: str) -> str:
@@ -248,14 +251,40 @@ class _Answer:
         """The body parsed as JSON; BadAnswer if it is none, however it fails."""
         try:
             return _parse_json(self.body)
-        except RecursionError:
+        except (RecursionError, _TooDeep):
             raise self.bad("JSON nested too deep to be Close's") from None
         except ValueError:
             raise self.bad(_not_json(self)) from None
 
 
+class _TooDeep(ValueError):
+    pass
+
+
 def _parse_json(body: bytes) -> Any:
-    return json.loads(body, parse_constant=_refuse_constant)
+    """JSON without NaN or Infinity, nested at most MAX_JSON_DEPTH deep. Raises ValueError
+    (_TooDeep for nesting) or RecursionError (nesting too deep for the parser itself)."""
+    value = json.loads(body, parse_constant=_refuse_constant)
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise _TooDeep(f"JSON nested more than {MAX_JSON_DEPTH} deep")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` deep; walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _refuse_constant(name: str) -> Any:
@@ -307,8 +336,14 @@ def _flatten_errors(body: dict[str, Any]) -> list[str]:
 
 def _as_text(message: Any) -> str:
     if isinstance(message, list):
-        return " ".join(_as_text(item) for item in message[:20])
-    return clip(str(message), MAX_MESSAGE) if isinstance(message, str) else clip(repr(message))
+        return " ".join(_scalar_text(item) for item in message[:20])
+    return _scalar_text(message)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "(an object)" if isinstance(value, dict) else "(a list)"
+    return clip(value if isinstance(value, str) else json.dumps(value), MAX_MESSAGE)
 
 
 def _legacy_rate_reset(body: bytes) -> float | None:
