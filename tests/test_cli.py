@@ -173,7 +173,9 @@ def test_an_answer_slower_than_the_timeout_is_read_back_not_repeated_for_a_send(
     result = against(server, path, "--timeout", "0.2")
     assert result.exit_code == ExitCode.OK, result.output
     (row,) = read_csv(path.with_name("input.results.csv"))
-    assert row["error_message"].startswith("no answer to the send (ReadTimeout); read back:")
+    assert row["error_message"].startswith(
+        "no answer to the send (AnswerTooSlow: no whole answer within 0.2 s); read back:"
+    )
     assert (puts(server, 0), server.sends(activity_id(0))) == (1, 1)
 
 
@@ -332,7 +334,8 @@ def test_bearer_token_from_the_environment(sandbox: Sandbox, write_csv: WriteCsv
     [
         (
             [],
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). "
             "To try the tool without a Close account, add --sandbox.",
         ),
         (["--api-key", "a", "--oauth-token", "b"], "Give --api-key or --oauth-token, not both."),

@@ -69,7 +69,7 @@ def export_in_process(
     filters: ExportFilters = ExportFilters(statuses=("draft", "sent")),  # noqa: B008
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> list[dict[str, str]]:
-    connection = Connection(Credentials(api_key=KEY), "http://close.test/api/v1/", 5.0,
+    connection = Connection(Credentials(api_key=KEY), "https://close.test/api/v1/", 5.0,
                             transport or mock_transport(model))  # fmt: skip
     export_sms(connection, filters, out, FAST)
     return read_csv(out) if out.suffix == ".csv" else []
@@ -191,7 +191,7 @@ def test_a_server_that_is_not_close_stops_the_export(tmp_path: Path) -> None:
         return httpx.Response(200, html="<html>Welcome to our site</html>")
 
     transport = httpx.MockTransport(page)
-    with pytest.raises(ExportAborted, match=r"\(text/html\) without a list of SMS"):
+    with pytest.raises(ExportAborted, match=r"answered with an HTML page, not Close.s list of SMS"):
         export_in_process(model(), tmp_path / "out.csv", ExportFilters(), transport)
     assert list(tmp_path.iterdir()) == []
 
@@ -496,7 +496,7 @@ def test_a_refused_key_unreachable_or_non_close_server_is_exit_3_without_a_file(
     cases = [
         (demo.server.base_url, "wrong_key", "Close refused the credentials (401)"),
         (f"http://127.0.0.1:{unused_port}/api/v1/", KEY, "could not reach Close at"),
-        (web_page, KEY, "without a list of SMS"),
+        (web_page, KEY, "not Close's list of SMS"),
     ]
     for base_url, key, message in cases:
         result = invoke(

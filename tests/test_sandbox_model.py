@@ -27,7 +27,7 @@ from batch_sms.sandbox import (
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 KEY = "sandbox_api_key"
 BASIC = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
-BASE_URL = "http://sandbox.test/api/v1/"
+BASE_URL = "https://sandbox.test/api/v1/"
 
 
 def model(**config: Any) -> SandboxModel:

@@ -6,6 +6,7 @@ import click
 
 from batch_sms.cli import defaults
 from batch_sms.cli.config import config_command
+from batch_sms.cli.crash import GuardedGroup
 from batch_sms.cli.export import export
 from batch_sms.cli.report import report_command
 from batch_sms.cli.run import rerun, run
@@ -17,7 +18,7 @@ from batch_sms.version import __version__
 __all__ = ["ExitCode", "cli"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="batch-sms")
 @click.pass_context
 def cli(context: click.Context) -> None:

@@ -18,6 +18,7 @@ from batch_sms.job.campaign import Campaign, RunSummary
 from batch_sms.job.canary import CanaryReport
 from batch_sms.job.plan import Plan
 from batch_sms.models import Outcome, RowResult
+from batch_sms.output.safe_text import for_terminal
 
 # Groups of failed and invalid rows shown in the summary; the results file has every row.
 FAILURE_GROUPS_SHOWN = 5
@@ -28,10 +29,10 @@ def print_notes(campaign: Campaign, plan: Plan) -> None:
     table = campaign.table
     assert table is not None
     for warning in table.warnings:
-        click.echo(f"Note: {warning}", err=True)
+        click.echo(f"Note: {for_terminal(warning)}", err=True)
     if table.ignored:
         names = ", ".join(table.ignored)
-        click.echo(f"Note: columns not sent (kept in the results): {names}", err=True)
+        click.echo(f"Note: columns not sent (kept in the results): {for_terminal(names)}", err=True)
     _print_rows(
         f"{plan.invalid:,} rows are invalid and will not be sent:",
         plan.first_invalid,
@@ -59,7 +60,7 @@ def _print_rows(title: str, shown: list[tuple[int, str]], total: int, rest: str)
         return
     click.echo(title, err=True)
     for number, message in shown:
-        click.echo(f"  row {number}: {message}", err=True)
+        click.echo(f"  row {number}: {for_terminal(message)}", err=True)
     if total > len(shown):
         click.echo(f"  ... and {total - len(shown):,} {rest}", err=True)
 
@@ -170,7 +171,7 @@ def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> N
             err=True,
         )
     elif code is ExitCode.ABORTED:
-        click.echo(f"The run stopped early: {summary.aborted}", err=True)
+        click.echo(f"The run stopped early: {for_terminal(summary.aborted or '')}", err=True)
         if summary.stop_cause is not None:
             click.echo(
                 "Rows not started are not_attempted; the ledger keeps every row that "

@@ -3,17 +3,19 @@ parse them with the library's parsers."""
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import click
+from click.core import ParameterSource
 
 from batch_sms.checks.phones import parse_region
 from batch_sms.checks.times import parse_date_format, parse_quiet_hours, parse_timezone
 from batch_sms.cli.remembered import remember
-from batch_sms.close.client import DEFAULT_BASE_URL, Credentials
+from batch_sms.close.client import DEFAULT_BASE_URL, Credentials, check_base_url
 from batch_sms.close.pacing import parse_rate_cap
 from batch_sms.errors import InputError
 from batch_sms.files.records import MAX_ROW_NUMBER
@@ -25,13 +27,76 @@ from batch_sms.sandbox.config import MISSING_MARK
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def check_base_url(context: click.Context, param: click.Parameter, value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+# An API key is a few dozen characters; a file much longer is not a key file.
+MAX_KEY_FILE_CHARS = 4096
+
+
+def base_url_option(context: click.Context, param: click.Parameter, value: str) -> str:
+    """The --base-url, refused before any request (dry runs too) unless the key may travel to
+    it: https, or http to this machine; no user name or password inside."""
+    try:
+        return check_base_url(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{error}.", context, param) from None
+
+
+def api_key_file_option(
+    context: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """The key held in the file named by --api-key-file (`-`: standard input)."""
+    if value is None:
+        return None
+    try:
+        text = _read_key_file(value)
+    except OSError as error:
+        message = f"cannot read {value}: {error.strerror}."
+        raise click.BadParameter(message, context, param) from None
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{value} is not a text file.", context, param) from None
+    key = text.strip()
+    if not key or len(text) >= MAX_KEY_FILE_CHARS or any(char.isspace() for char in key):
         raise click.BadParameter(
-            f"'{value}' is not an http(s) URL, like {DEFAULT_BASE_URL}", context, param
+            f"{value} does not hold one API key (one line, no spaces).", context, param
         )
-    return value
+    return key
+
+
+def at_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _read_key_file(name: str) -> str:
+    if name == "-":
+        return sys.stdin.read(MAX_KEY_FILE_CHARS)
+    with open(name, encoding="utf-8-sig") as stream:
+        return stream.read(MAX_KEY_FILE_CHARS)
+
+
+def _key_file_as_api_key(command: F) -> F:
+    """Hands the key read by --api-key-file to the command as `api_key`. A key given on the
+    command line too is a mistake; one from CLOSE_API_KEY yields to the file, which was named
+    explicitly."""
+
+    @functools.wraps(command)
+    def with_key(*args: Any, api_key_file: str | None, **options: Any) -> Any:
+        if api_key_file is not None:
+            source = click.get_current_context().get_parameter_source("api_key")
+            if options.get("api_key") and source is ParameterSource.COMMANDLINE:
+                raise click.UsageError("Give --api-key or --api-key-file, not both.")
+            options["api_key"] = api_key_file
+        return command(*args, **options)
+
+    return with_key  # type: ignore[return-value]
+
+
+def prompt_for_api_key() -> str | None:
+    """Ask for the key without showing it, when someone is at a terminal to answer."""
+    if not at_terminal():
+        return None
+    key = click.prompt(
+        "Close API key (not shown)", hide_input=True, err=True, default="", show_default=False
+    )
+    return str(key).strip() or None
 
 
 def option_bundle(*options: Callable[[F], F]) -> Callable[[F], F]:
@@ -50,7 +115,15 @@ connection_options = option_bundle(
         "--api-key",
         envvar="CLOSE_API_KEY",
         show_envvar=True,
-        help="Close API key (sent as HTTP Basic user name). Default: none.",
+        help="Close API key (sent as HTTP Basic user name). Anyone on this machine can see "
+        "it in `ps` while the run lasts: prefer CLOSE_API_KEY or --api-key-file. Default: "
+        "none; at a terminal, the run asks for it.",
+    ),
+    click.option(
+        "--api-key-file",
+        metavar="FILE",
+        callback=api_key_file_option,
+        help="Read the Close API key from FILE (- for standard input) instead. Default: none.",
     ),
     click.option(
         "--oauth-token",
@@ -64,9 +137,11 @@ connection_options = option_bundle(
         show_envvar=True,
         default=DEFAULT_BASE_URL,
         show_default=True,
-        callback=check_base_url,
-        help="Close API base URL.",
+        callback=base_url_option,
+        help="Close API base URL: https, or http to this machine only (localhost, 127.0.0.1, "
+        "::1); no user name or password in it.",
     ),
+    _key_file_as_api_key,
 )
 
 

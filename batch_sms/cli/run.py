@@ -19,8 +19,9 @@ import click
 from batch_sms.checks.times import QuietHours
 from batch_sms.checks.validation import ValidationSettings
 from batch_sms.cli import console, remembered
+from batch_sms.cli.crash import remember_ledger
 from batch_sms.cli.interrupts import run_until_done
-from batch_sms.cli.options import run_options
+from batch_sms.cli.options import prompt_for_api_key, run_options
 from batch_sms.cli.status import ExitCode, exit_code, fail_on_errors
 from batch_sms.close.client import Credentials
 from batch_sms.close.pacing import RateCap
@@ -124,6 +125,7 @@ def _run(input_path: Path, options: dict[str, Any], command: str) -> None:
                 run_options_of(line, command), recorded=remembered.recorded(context)
             )
             campaign = Campaign(input_path, run_options)
+            remember_ledger(ledger_path(campaign.results_path))
             with campaign:
                 try:
                     summary = _plan_and_go(campaign, line, credentials)
@@ -256,12 +258,15 @@ def _credentials(line: CommandLine, required: bool) -> Credentials | None:
         return None
     if line.api_key and line.oauth_token:
         raise click.UsageError("Give --api-key or --oauth-token, not both.")
-    if not (line.api_key or line.oauth_token):
+    api_key = line.api_key
+    if not (api_key or line.oauth_token):
+        api_key = prompt_for_api_key()
+    if not (api_key or line.oauth_token):
         raise click.UsageError(
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
-            "To try the tool without a Close account, add --sandbox."
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). To try the tool without a Close account, add --sandbox."
         )
-    return Credentials(api_key=line.api_key or None, oauth_token=line.oauth_token or None)
+    return Credentials(api_key=api_key or None, oauth_token=line.oauth_token or None)
 
 
 def _connection(

@@ -10,8 +10,11 @@ from batch_sms.cli.options import input_options, parsed
 from batch_sms.cli.status import fail_on_errors
 from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import ReadOptions, read_table
-from batch_sms.sandbox import DEMO_SMS, Sandbox, SandboxConfig, seed_demo
+from batch_sms.sandbox import DEMO_SMS, Fault, Sandbox, SandboxConfig, seed_demo
 from batch_sms.sandbox.config import MISSING_MARK
+
+# Faults that make sense on every request; the others are injected per SMS by the tests.
+EVERY_REQUEST_FAULTS = (Fault.HTML_PAGE, Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
 
 
 @click.command(name="sandbox")
@@ -44,6 +47,13 @@ from batch_sms.sandbox.config import MISSING_MARK
     help="Share of requests answered 503 Service Unavailable.",
 )
 @click.option(
+    "--fault",
+    type=click.Choice([fault.value for fault in EVERY_REQUEST_FAULTS]),
+    help="Answer every request wrongly on purpose: html_page (a web page with status 200, as "
+    "a captive portal or a wrong --base-url would give), unavailable (503), bad_gateway (502) "
+    "or rate_limited (429). Nothing is applied. Default: none, answer as Close.",
+)
+@click.option(
     "--any-id",
     is_flag=True,
     help=f"Every id exists as a draft, no INPUT needed (except ids containing '{MISSING_MARK}'). "
@@ -73,6 +83,7 @@ def sandbox_command(
     rate_limit: RateCap | None,
     latency_ms: float,
     fail_rate: float,
+    fault: str | None,
     any_id: bool,
     demo: int,
     max_skip: int,
@@ -94,6 +105,8 @@ def sandbox_command(
 
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
+
+        batch-sms sandbox --any-id --fault html_page
     """
     config = SandboxConfig(
         rate_limit=rate_limit.requests if rate_limit else None,
@@ -103,6 +116,7 @@ def sandbox_command(
         keep_log=False,
         any_id=any_id,
         max_skip=max_skip,
+        fault=Fault(fault) if fault else None,
     )
     server = Sandbox(config, port=port)
     seed_demo(server.model, demo)

@@ -17,6 +17,8 @@ class ExitCode(IntEnum):
     ROWS_FAILED = 1
     USAGE = 2
     ABORTED = 3
+    INTERNAL = 4
+    """batch-sms itself failed (a bug): the journal holds what the run did."""
     INTERRUPTED = 130
 
 

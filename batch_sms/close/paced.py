@@ -20,7 +20,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from batch_sms.close.client import CloseAPIError, RateLimit
+from batch_sms.close.client import MAX_SERVER_WAIT, CloseAPIError, RateLimit
 from batch_sms.close.pacing import Pacer, Ticket
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -31,11 +31,29 @@ T = TypeVar("T")
 Sleep = Callable[[float], Coroutine[Any, Any, None]]
 
 
-def note_refusal(pacer: Pacer, ticket: Ticket, error: CloseAPIError) -> None:
-    """Tell the pacer what an error answer means for the requests to come."""
+class WaitTooLong(Exception):
+    """The server asked for a longer wait than this tool waits: stop in order, try later."""
+
+    def __init__(self, error: CloseAPIError, most: float) -> None:
+        wait = error.retry_after or 0.0
+        super().__init__(
+            f"Close answered {error.status_code} and asked to wait {wait:,.0f} s before the "
+            f"next request, longer than the {most:,g} s this tool waits; try the rows not "
+            "updated again later"
+        )
+        self.error = error
+
+
+def note_refusal(
+    pacer: Pacer, ticket: Ticket, error: CloseAPIError, most: float = MAX_SERVER_WAIT
+) -> None:
+    """Tell the pacer what an error answer means for the requests to come. Raises WaitTooLong,
+    pausing nothing, when the answer asks for a wait longer than `most` seconds."""
     pacer.observe(error.rate_limit, ticket)
     if error.status_code in CONGESTION_STATUSES:
         pacer.congested()
+    if error.retry_after is not None and error.retry_after > most:
+        raise WaitTooLong(error, most) from error
     if error.status_code == 429:
         # Every worker waits out one 429 together; the request's own retry then waits its turn.
         pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
@@ -80,17 +98,20 @@ async def paced_read(
     max_retries: int,
     wait: RetryWait,
     sleep: Sleep | None = None,
+    most_wait: float = MAX_SERVER_WAIT,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> T:
     """`read()` in its turn for endpoint `group`, retried up to `max_retries` times after a
     429, a 502-504 or a network error. An answer with a `rate_limit` (a Reply, a ListPage)
-    feeds the pacer. Raises the last error when the retries are spent."""
+    feeds the pacer. Raises the last error when the retries are spent, at once when
+    `should_stop()` says so, and WaitTooLong when the server asks for more than `most_wait`."""
 
     async def attempt() -> T:
         async with pacer.turn(group=group) as ticket:
             try:
                 answer = await read()
             except CloseAPIError as error:
-                note_refusal(pacer, ticket, error)
+                note_refusal(pacer, ticket, error, most_wait)
                 raise
             note_success(pacer, ticket, getattr(answer, "rate_limit", None))
         return answer
@@ -99,7 +120,7 @@ async def paced_read(
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max_retries + 1),
         wait=wait,
-        retry=retry_if_exception(read_may_repeat),
+        retry=retry_if_exception(lambda error: not should_stop() and read_may_repeat(error)),
         reraise=True,
         **options,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from batch_sms import rules
 from batch_sms.models import Update
+from batch_sms.output.safe_text import for_terminal
 
 # The fields a judgement needs, kept small because the preflight reads every row.
 READ_FIELDS = (
@@ -121,18 +122,78 @@ def _sent(activity: dict[str, Any]) -> str:
 
 
 def _same_moment(shown: Any, wanted: Any) -> bool:
+    if not (isinstance(shown, str) and isinstance(wanted, str)):
+        return False
     try:
-        return datetime.fromisoformat(str(shown)) == datetime.fromisoformat(str(wanted))
+        return datetime.fromisoformat(shown) == datetime.fromisoformat(wanted)
     except ValueError:
         return False
 
 
+# The moves Close makes on its own once it has an update: a send leaves the outbox, and a
+# scheduled SMS falls due.
+CLOSE_MOVES = {
+    # A send Close took may end in error (the carrier refused it): Close acted on the update,
+    # and its status tells what became of the SMS.
+    "outbox": ("outbox", "sent", "error"),
+    "scheduled": ("scheduled", "outbox", "sent", "error"),
+}
+# Fields that Close may show in another shape than they were sent in: not compared.
+NOT_COMPARED = frozenset({"attachments", "send_in"})
+_MOMENTS = frozenset({"date_scheduled", "activity_at"})
+
+
+def unconfirmed(update: Update, activity: dict[str, Any]) -> str | None:
+    """What Close's answer to an update shows against the row's `status` or `date_scheduled`,
+    or None when it shows what the row asked (or a move Close makes itself, like outbox to
+    sent). Such an answer does not confirm the update."""
+    body = update.body
+    if "status" in body:
+        shown = activity.get("status")
+        if shown not in CLOSE_MOVES.get(body["status"], (body["status"],)):
+            return f"it shows {_shown('status', shown)}, not {body['status']} as asked"
+    if "date_scheduled" in body:
+        shown = activity.get("date_scheduled")
+        if not _same_moment(shown, body["date_scheduled"]):
+            wanted = body["date_scheduled"]
+            return f"it shows {_shown('date_scheduled', shown)}, not {wanted} as asked"
+    return None
+
+
+def differing_fields(update: Update, activity: dict[str, Any]) -> list[str]:
+    """The row's other fields that Close's answer shows otherwise (a template renders its own
+    text, so a row with a template_id is not compared on its text)."""
+    ignored = NOT_COMPARED | {"status", "date_scheduled"}
+    if "template_id" in update.body:
+        ignored |= {"text"}
+    return [
+        name
+        for name, wanted in update.body.items()
+        if name not in ignored and not _same_field(name, activity.get(name), wanted)
+    ]
+
+
+def _same_field(name: str, shown: Any, wanted: Any) -> bool:
+    return _same_moment(shown, wanted) if name in _MOMENTS else shown == wanted
+
+
+def _shown(name: str, value: Any) -> str:
+    if value is None:
+        return f"no {name}"
+    return f"{name} {for_terminal(str(value), 60)}"
+
+
 def describe(activity: dict[str, Any]) -> str:
-    status = activity.get("status") or "unknown"
+    status = _text(activity.get("status")) or "unknown"
     if status == "sent" and activity.get("date_sent"):
-        return f"sent at {activity['date_sent']}"
+        return f"sent at {_text(activity['date_sent'])}"
     if status == "scheduled" and activity.get("date_scheduled"):
-        return f"scheduled for {activity['date_scheduled']}"
+        return f"scheduled for {_text(activity['date_scheduled'])}"
     if status == "error" and activity.get("error_message"):
-        return f"status error ({activity['error_message']})"
+        return f"status error ({_text(activity['error_message'])})"
     return f"status {status}"
+
+
+def _text(value: Any) -> str:
+    """A field of Close's answer as it may appear in a message."""
+    return for_terminal(str(value), 200) if value is not None else ""

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from batch_sms import rules
-from batch_sms.close.client import CloseAPIError, CloseClient, ListPage, UnexpectedAnswer
+from batch_sms.close.client import DEFAULT_BASE_URL, BadAnswer, CloseAPIError, CloseClient, ListPage
 from batch_sms.close.paced import CREDENTIAL_STATUSES, RetryWait, paced_read
 from batch_sms.close.pacing import Pacer, RateCap
 from batch_sms.export import sheet
@@ -96,8 +96,8 @@ async def export_sms_async(
         except httpx.TransportError as error:
             detail = describe_transport_error(error)
             raise ExportAborted(f"could not reach Close at {client.base_url} ({detail})") from None
-        except UnexpectedAnswer as error:
-            raise ExportAborted(str(error)) from None
+        except BadAnswer as error:
+            raise ExportAborted(_not_close(client, error)) from None
         except ListingError as error:
             raise ExportAborted(f"Close's list cannot be followed safely: {error}") from None
     return ExportReport(run.written, run.listed, run.requests)
@@ -191,3 +191,10 @@ def _refusal(error: CloseAPIError) -> str:
     if error.status_code in CREDENTIAL_STATUSES:
         return f"Close refused the credentials ({error.status_code}): {error.message}"
     return f"Close answered {error.status_code} to a list request: {error.message}"
+
+
+def _not_close(client: CloseClient, error: BadAnswer) -> str:
+    return (
+        f"{client.base_url} answered with {error.what}, not Close's list of SMS: is --base-url "
+        f"{DEFAULT_BASE_URL}? ({error.detail})"
+    )

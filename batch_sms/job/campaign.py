@@ -23,6 +23,7 @@ from typing import Any
 from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings
 from batch_sms.errors import OptionError, RunRefused
 from batch_sms.files.rows import InputTable, ReadOptions, read_table
+from batch_sms.files.tables import permissions_of, set_mode
 from batch_sms.job import canary as canaries
 from batch_sms.job.canary import ApproveCanary, CanaryGate, CanaryReport, CanarySettings
 from batch_sms.job.halt import DEFAULT_HALT, HaltRule
@@ -357,6 +358,8 @@ class Campaign:
             options=self.options.recorded,
         )
         self.ledger = Ledger.create(ledger_path(self.results_path), info)
+        # It holds names and phones too: no more open than the input it comes from.
+        set_mode(self.ledger.path, permissions_of(self.input_path))
         self._carry_before_states()
         return self.ledger
 

@@ -23,23 +23,42 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from batch_sms.close.client import CloseAPIError, CloseClient, Reply
+from batch_sms.close.client import (
+    DEFAULT_BASE_URL,
+    MAX_SERVER_WAIT,
+    BadAnswer,
+    CloseAPIError,
+    CloseClient,
+    CloseError,
+    Reply,
+)
 from batch_sms.close.paced import (
     CREDENTIAL_STATUSES,
     RETRY_STATUSES,
     RetryWait,
+    WaitTooLong,
     note_refusal,
     note_success,
     paced_read,
 )
 from batch_sms.close.pacing import Halted, Pacer, RateCap, Ticket, sleep_unless
-from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
+from batch_sms.close.readback import (
+    READ_FIELDS,
+    State,
+    Verdict,
+    differing_fields,
+    judge,
+    unconfirmed,
+)
 from batch_sms.job import messages
 from batch_sms.job.recipients import RecipientBook, held_back, recipient_of, sheet_recipient
 from batch_sms.models import Evidence, Outcome, RowResult, Update
+from batch_sms.output.safe_text import MAX_MESSAGE, for_terminal
 
 # Errors raised before a single byte of the request reached Close.
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Close's list endpoint always exists and takes GET: these answers to it come from elsewhere.
+WRONG_ADDRESS_STATUSES = frozenset({404, 405})
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
 # Close limits each endpoint group (path and method) on its own.
@@ -60,6 +79,8 @@ class RunSettings:
     rate_cap: RateCap | None = None
     preflight: bool = True
     """Read every row's SMS before sending it, in batches; off, only uncertain rows are read."""
+    max_server_wait: float = MAX_SERVER_WAIT
+    """The longest wait a server may ask for (429, Retry-After); a longer one stops the run."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +107,15 @@ class _Settled(Exception):
     def __init__(self, result: RowResult) -> None:
         super().__init__(result.error_message)
         self.result = result
+
+
+class Unconfirmed(BadAnswer):
+    """Close answered an update with success, but shows another status or date_scheduled than
+    the row asked for: the answer does not confirm the update."""
+
+    def __init__(self, reply: Reply, shows: str) -> None:
+        super().__init__(shows, f"Close answered {reply.status_code}", reply.status_code)
+        self.reply = reply
 
 
 class _StillDraft(Exception):
@@ -146,6 +176,8 @@ class Sender:
         self.aborted: str | None = None
         self.stopping = False
         self._wait = RetryWait(settings.retry_wait, settings.max_wait)
+        self.first_read = True
+        """No request has gone to Close yet: its answer shows whether it is Close at all."""
 
     def stop(self) -> None:
         self.stopping = True
@@ -202,6 +234,7 @@ class Sender:
         unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
+                self.first_read = False
                 async with self.pacer.turn(group=LIST):
                     refused = await check_access(self.client, first.activity_id, self.settings)
                 if refused is not None:
@@ -280,11 +313,21 @@ class Sender:
     async def _read_states(self, batch: list[Update]) -> dict[int, Verdict | str]:
         """Each row's verdict, or why its SMS could not be read; rows that Close does not list
         get no entry, and their PUT will tell (404)."""
+        first, self.first_read = self.first_read, False
         try:
             ids = [u.activity_id for u in batch]
             found = await self._paced_read(LIST, self.client.list_sms, ids)
+        except WaitTooLong as error:
+            self.abort(str(error))
+            return {}
+        except BadAnswer as error:
+            if first:
+                self.abort(not_close_api(self.client.base_url, error))
+            return {u.index: f"not a valid answer from Close: {error}" for u in batch}
         except CloseAPIError as error:
             self._abort_on_credentials(error)
+            if first and error.status_code in WRONG_ADDRESS_STATUSES:
+                self.abort(wrong_address(self.client.base_url, error))
             return {u.index: f"Close answered {error.status_code}: {error.message}" for u in batch}
         except httpx.TransportError as error:
             # Close cannot be reached even for reads after retries: sending would be futile.
@@ -302,6 +345,8 @@ class Sender:
             lambda: read(*args, READ_FIELDS),
             max_retries=self.settings.max_retries,
             wait=self._wait,
+            most_wait=self.settings.max_server_wait,
+            should_stop=lambda: self.halted,
         )
 
     async def read_sms(self, activity_ids: list[str]) -> list[dict[str, Any]]:
@@ -337,14 +382,12 @@ class Sender:
                     reply = await self._put(update, ticket)
             except Halted:
                 raise _NotStarted from None
-            return RowResult.from_activity(
-                update.index, reply.activity, reply.status_code, attempts
-            )
+            return _confirmed(update, reply, attempts)
 
         async def attempt_and_check() -> RowResult:
             try:
                 return await attempt()
-            except (CloseAPIError, httpx.TransportError) as error:
+            except (CloseError, httpx.TransportError) as error:
                 if not update.sends:
                     raise
                 if _outcome_unknown(error):
@@ -375,7 +418,7 @@ class Sender:
             return settled.result
         except _StillDraft as still_draft:
             return self._failure(update, still_draft.cause, attempts, read_back=True)
-        except (CloseAPIError, httpx.TransportError) as error:
+        except (CloseError, httpx.TransportError) as error:
             return self._failure(update, error, attempts, read_back=False)
 
     async def _put(self, update: Update, ticket: Ticket) -> Reply:
@@ -384,7 +427,10 @@ class Sender:
                 await self.client.update_sms(update.activity_id, {"status": "draft"})
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
-            note_refusal(self.pacer, ticket, error)
+            try:
+                note_refusal(self.pacer, ticket, error, self.settings.max_server_wait)
+            except WaitTooLong as too_long:
+                self.abort(str(too_long))
             raise
         note_success(self.pacer, ticket, reply.rate_limit)
         return reply
@@ -392,12 +438,15 @@ class Sender:
     async def _read_back(self, update: Update, error: Exception, attempts: int) -> None:
         """The answer to a send was lost. Returns when Close shows the SMS still a draft, so
         that the PUT may be repeated; raises _Settled otherwise."""
-        lost = _describe_error(error)
+        lost = _unclear_answer(error)
         try:
             reply = await self._paced_read(GET_ONE, _get_one, self.client, update.activity_id)
-        except (CloseAPIError, httpx.TransportError) as read_error:
+        except (CloseError, httpx.TransportError, WaitTooLong) as read_error:
+            if isinstance(read_error, WaitTooLong):
+                self.abort(str(read_error))
+                read_error = read_error.error
             message = (
-                f"no answer to the send ({lost}), and reading it back failed "
+                f"{lost}, and reading it back failed "
                 f"({_describe_error(read_error)}); {messages.MAY_HAVE_BEEN_SENT}"
             )
             unknown = _failed(update, message, attempts, Evidence.UNKNOWN)
@@ -405,10 +454,10 @@ class Sender:
         verdict = judge(update, reply.activity)
         if verdict.state is State.APPLIED:
             result = RowResult.from_activity(update.index, reply.activity, 200, attempts)
-            note = f"no answer to the send ({lost}); read back: Close shows it {verdict.shown}"
+            note = f"{lost}; read back: Close shows it {verdict.shown}"
             raise _Settled(replace(result, error_message=note, evidence=Evidence.READ_BACK))
         if verdict.state is State.CLOSED:
-            message = f"no answer to the send ({lost}); Close now shows it {verdict.shown}"
+            message = f"{lost}; Close now shows it {verdict.shown}"
             raise _Settled(_failed(update, message, attempts, Evidence.READ_BACK))
 
     def _should_retry(self, update: Update, error: BaseException) -> bool:
@@ -427,6 +476,8 @@ class Sender:
     def _failure(
         self, update: Update, error: Exception, attempts: int, read_back: bool
     ) -> RowResult:
+        if isinstance(error, BadAnswer):
+            return _bad_answer_failure(update, error, attempts, read_back)
         if isinstance(error, CloseAPIError):
             self._abort_on_credentials(error)
             message = _api_error_message(update, error, attempts)
@@ -496,16 +547,21 @@ async def _get_one(client: CloseClient, activity_id: str, fields: tuple[str, ...
 
 
 def _outcome_unknown(error: Exception) -> bool:
-    """Close may have acted on the request: it went out and no clear answer came back."""
+    """Close may have acted on the request: it went out and no clear answer came back. Only a
+    4xx (429 included) is a refusal; a 500 may come after the update was applied, and a status
+    Close does not use says nothing."""
+    if isinstance(error, BadAnswer):
+        return True
     if isinstance(error, CloseAPIError):
-        return error.status_code in RETRY_STATUSES - {429}
+        return not 400 <= error.status_code < 500
     return not isinstance(error, NEVER_SENT)
 
 
 async def check_access(client: CloseClient, activity_id: str, settings: RunSettings) -> str | None:
-    """Ask Close about one SMS of the run before sending anything, so that a wrong key or an
-    unreachable Close stops the run at once instead of failing every row. Returns why Close
-    cannot be used, or None: any answer but 401/403 proves that the key and address work."""
+    """Ask Close about one SMS of the run before sending anything, so that a wrong key, a
+    wrong address or an unreachable Close stops the run at once instead of failing every row.
+    Returns why Close cannot be used, or None: Close's list, or an error Close could give
+    (429, 5xx, 400...), shows that the key and address work."""
     retrying = AsyncRetrying(
         stop=stop_after_attempt(3),
         wait=wait_exponential_jitter(multiplier=settings.retry_wait, jitter=settings.retry_wait),
@@ -514,12 +570,32 @@ async def check_access(client: CloseClient, activity_id: str, settings: RunSetti
     )
     try:
         await retrying(client.list_sms, [activity_id], ["id"])
+    except BadAnswer as error:
+        return not_close_api(client.base_url, error)
     except CloseAPIError as error:
         if error.status_code in CREDENTIAL_STATUSES:
             return f"Close answered {error.status_code} to the credentials: {error.message}"
+        if error.status_code in WRONG_ADDRESS_STATUSES:
+            return wrong_address(client.base_url, error)
     except httpx.TransportError as error:
         return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
     return None
+
+
+def not_close_api(base_url: str, error: BadAnswer) -> str:
+    """Why the run stops when the first answer is not Close's, with the likely cause."""
+    if base_url == DEFAULT_BASE_URL:
+        cause = "a proxy or captive portal on this network may be answering instead of Close"
+    else:
+        cause = f"is --base-url {DEFAULT_BASE_URL}?"
+    return f"{base_url} answered with {error.what}, not Close's API: {cause} ({error.detail})"
+
+
+def wrong_address(base_url: str, error: CloseAPIError) -> str:
+    return (
+        f"{base_url} answered {error.status_code} to a list of SMS, which Close's API always "
+        f"serves: is --base-url {DEFAULT_BASE_URL}? ({error.message})"
+    )
 
 
 def _not_attempted(index: int, message: str) -> RowResult:
@@ -541,10 +617,61 @@ def _halted_between_attempts(update: Update, reason: str, attempts: int) -> RowR
 
 
 def _describe_error(error: Exception) -> str:
+    if isinstance(error, BadAnswer):
+        return f"not a valid answer from Close: {error}"
     if isinstance(error, CloseAPIError):
         return f"Close answered {error.status_code}: {error.message}"
     assert isinstance(error, httpx.TransportError)
     return describe_transport_error(error)
+
+
+def _unclear_answer(error: Exception) -> str:
+    """How the answer to a send left its outcome unknown, to lead a read-back's message."""
+    if isinstance(error, Unconfirmed):
+        return f"Close answered the send ({error.status_code}) but {error.what}"
+    if isinstance(error, BadAnswer):
+        return f"no valid answer to the send ({error})"
+    return f"no answer to the send ({_describe_error(error)})"
+
+
+def _confirmed(update: Update, reply: Reply, attempts: int) -> RowResult:
+    """The row's result from Close's answer to its update: `updated` only when the answer shows
+    the status and date_scheduled asked for (raises Unconfirmed otherwise), with a note naming
+    any other field that Close shows otherwise."""
+    shows = unconfirmed(update, reply.activity)
+    if shows is not None:
+        raise Unconfirmed(reply, shows)
+    result = RowResult.from_activity(update.index, reply.activity, reply.status_code, attempts)
+    fields = differing_fields(update, reply.activity)
+    if not fields:
+        return result
+    note = f"updated, but Close's answer shows another value than the row for: {', '.join(fields)}"
+    return replace(result, error_message=note)
+
+
+def _bad_answer_failure(
+    update: Update, error: BadAnswer, attempts: int, read_back: bool
+) -> RowResult:
+    checked = f" in {attempts} attempts; read back each time: still a draft, nothing sent"
+    suffix = checked if read_back else ""
+    if isinstance(error, Unconfirmed):
+        shown = RowResult.from_activity(update.index, error.reply.activity, None, attempts)
+        message = f"Close answered {error.status_code} but {error.what}: not updated{suffix}"
+        return replace(
+            shown,
+            outcome=Outcome.FAILED,
+            error_message=message,
+            http_status=error.status_code,
+            evidence=Evidence.READ_BACK if read_back else Evidence.ANSWER,
+        )
+    return RowResult(
+        update.index,
+        Outcome.FAILED,
+        error_message=f"not a valid answer from Close: {error}{suffix}",
+        http_status=error.status_code,
+        attempts=attempts,
+        evidence=Evidence.READ_BACK if read_back else Evidence.NONE,
+    )
 
 
 def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> str:
@@ -570,7 +697,7 @@ def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> s
 def describe_transport_error(error: httpx.TransportError) -> str:
     """`ConnectError: [Errno 111] Connection refused`, or the bare name when httpx gives no
     message (its timeouts often do not)."""
-    return f"{type(error).__name__}: {error}".rstrip(": ")
+    return for_terminal(f"{type(error).__name__}: {error}".rstrip(": "), MAX_MESSAGE)
 
 
 def _transport_failure(

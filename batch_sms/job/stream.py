@@ -25,7 +25,7 @@ import httpx
 from batch_sms.close.client import DEFAULT_BASE_URL, CloseClient, Credentials
 from batch_sms.close.pacing import Halted
 from batch_sms.files.rows import FIRST_ROW_NUMBER
-from batch_sms.files.tables import open_table_writer
+from batch_sms.files.tables import open_table_writer, permissions_of
 from batch_sms.job import canary as canaries
 from batch_sms.job.canary import CanaryGate, CanaryReport
 from batch_sms.job.halt import FailureWatch, HaltRule
@@ -87,7 +87,8 @@ def write_dry_run(
     and the invalid rows by reason."""
     table = planner.table
     failures = FailureTally()
-    with open_table_writer(out_path, OrderedResults.header(table)) as writer:
+    mode = permissions_of(table.path)
+    with open_table_writer(out_path, OrderedResults.header(table), mode=mode) as writer:
         book = OrderedResults(table, writer)
         for row, item in planner.classified():
             book.expect(row)
@@ -188,7 +189,8 @@ class Stream:
 
     async def _run(self, client: CloseClient) -> StreamReport:
         table = self.planner.table
-        with open_table_writer(self.out_path, OrderedResults.header(table)) as writer:
+        mode = permissions_of(table.path)
+        with open_table_writer(self.out_path, OrderedResults.header(table), mode=mode) as writer:
             book = OrderedResults(table, writer)
             sender = Sender(
                 client,

@@ -85,7 +85,12 @@ def too_many(quota: Quota) -> Reply:
     return Reply(429, encode({"error": error}), (*quota.headers(), retry_after))
 
 
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Sign in</title></head><body>Wi-Fi</body></html>"
+
+
 def refusal(fault: Fault, quota: Quota) -> Reply:
+    if fault is Fault.HTML_PAGE:
+        return Reply(200, HTML_PAGE, (("Content-Type", "text/html; charset=utf-8"),))
     if fault is Fault.RATE_LIMITED:
         return too_many(quota)
     if fault is Fault.UNAVAILABLE:

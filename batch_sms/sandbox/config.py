@@ -24,9 +24,10 @@ class Fault(enum.Enum):
     DROP_AFTER_APPLY = "drop_after_apply"  # apply, then close the connection without answering
     SLOW = "slow"  # apply, then wait config.slow_ms before answering
     SEND_ERROR = "send_error"  # apply; the send then ends in status error (the carrier refused)
+    HTML_PAGE = "html_page"  # 200 with a web page, as a captive portal or a wrong URL gives
 
 
-REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
+REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED, Fault.HTML_PAGE)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SandboxConfig:
     # Every id that does not stand for a missing one exists as a draft, without seeding: a
     # run of a million rows needs no million-id set-up, and untouched ids cost no memory.
     any_id: bool = False
+    fault: Fault | None = None  # every request gets this fault (`batch-sms sandbox --fault`)
     # The deepest `_skip` the list endpoint accepts; past it, 400, as Close caps it per resource
     # and asks for date_created ranges instead. None: no cap.
     max_skip: int | None = 10_000

@@ -245,6 +245,8 @@ class SandboxModel:
         if queue:
             return queue.popleft()
         config, draw = self.config, self._rng.random
+        if config.fault is not None:
+            return config.fault
         if config.fail_rate and draw() < config.fail_rate:
             return Fault.UNAVAILABLE
         if method == "PUT" and config.drop_rate and draw() < config.drop_rate:

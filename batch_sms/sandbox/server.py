@@ -249,7 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply) -> None:
         assert reply.status is not None
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        if not any(name == "Content-Type" for name, _ in reply.headers):
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(reply.body)))
         for name, value in reply.headers:
             self.send_header(name, value)

@@ -42,5 +42,6 @@ def _response(request: httpx.Request, reply: Reply, latency: float) -> httpx.Res
         raise httpx.RemoteProtocolError(
             "Server disconnected without sending a response.", request=request
         )
-    headers = [("Content-Type", "application/json"), *reply.headers]
+    given = any(name == "Content-Type" for name, _ in reply.headers)
+    headers = [*([] if given else [("Content-Type", "application/json")]), *reply.headers]
     return httpx.Response(reply.status, headers=headers, content=reply.body)
