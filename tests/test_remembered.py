@@ -148,3 +148,38 @@ def test_a_config_file_with_a_key_or_a_typo_is_refused(
     result = invoke("run", campaign, "--dry-run")
     assert result.exit_code == ExitCode.USAGE
     assert message in result.output
+
+
+def printed_command(output: str, lead: str) -> list[str]:
+    """The command printed after `lead`, split as a shell would."""
+    return shlex.split(output.split(lead, 1)[1].splitlines()[0])
+
+
+def test_the_printed_rerun_and_undo_commands_do_what_they_say(
+    sandbox: Sandbox, write_csv: WriteCsv
+) -> None:
+    from tests.test_cli import against
+
+    rows = [{"id": activity_id(n), "status": "outbox", "text": f"Hi {n}"} for n in range(3)]
+    rows.append({"id": "acti_missing0000000000", "text": "no such SMS"})
+    sandbox.seed_drafts(row["id"] for row in rows[:3])
+    first = against(sandbox, write_csv(rows, name="my campaign.csv"))
+    assert first.exit_code == ExitCode.ROWS_FAILED, first.output
+
+    rerun = printed_command(first.output, "To retry the rows not updated: ")
+    assert rerun[:2] == ["batch-sms", "rerun"]
+    again = invoke(*rerun[1:], "--yes", env={"CLOSE_API_KEY": sandbox.config.api_key})
+    assert "Using the earlier run's options: --base-url" in again.output
+    retried = read_csv(Path(rerun[2]).with_name("my campaign.results-2.csv"))
+    assert [row["outcome"] for row in retried] == ["updated"] * 3 + ["failed"]
+    assert [sandbox.sends(row["id"]) for row in rows[:3]] == [1, 1, 1], "the rerun sent nothing"
+
+    undo = printed_command(first.output, "To put back what this run changed: ")
+    assert undo[:2] == ["batch-sms", "undo"]
+    undone = invoke(*undo[1:], "--yes", env={"CLOSE_API_KEY": sandbox.config.api_key})
+    assert undone.exit_code == ExitCode.OK, undone.output
+    assert (
+        "cannot be undone" in undone.output
+        or "already sent"
+        in read_csv(Path(undo[2]).with_name("my campaign.undo.results.csv"))[0]["error_message"]
+    )

@@ -118,8 +118,10 @@ def print_summary(
     code: ExitCode,
     resume_command: str,
     plan_lines: list[str] | None = None,
+    undoable: bool = True,
 ) -> None:
-    """Counts, the failures by reason, where the results are, and what to do next."""
+    """Counts, the failures by reason, where the results are, and what to do next (with
+    `undoable`, how to put back what the run changed)."""
     if summary.dry_run:
         click.echo("Dry run: nothing was sent. If run for real:")
         for line in summary.plan.describe() if plan_lines is None else plan_lines:
@@ -139,6 +141,10 @@ def print_summary(
     _print_report(summary)
     _print_failures(summary)
     _print_way_on(summary, code, resume_command)
+    if undoable and summary.results_written and summary.counts[Outcome.UPDATED]:
+        click.echo(
+            f"To put back what this run changed: batch-sms undo {quote(summary.results_path)}"
+        )
 
 
 def _print_report(summary: RunSummary) -> None:

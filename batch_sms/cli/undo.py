@@ -93,7 +93,8 @@ def undo(results_path: Path, **options: Any) -> None:
             click.echo("\nInterrupted before sending: nothing was changed.", err=True)
             sys.exit(ExitCode.INTERRUPTED)
     code = exit_code(summary)
-    console.print_summary(summary, code, _resume_command(results_path, options), plan_lines)
+    resume = _resume_command(results_path, options)
+    console.print_summary(summary, code, resume, plan_lines, undoable=False)
     sys.exit(code)
 
 
