@@ -18,13 +18,13 @@ import httpx
 
 from batch_sms import rules
 from batch_sms.close.client import DEFAULT_BASE_URL, BadAnswer, CloseAPIError, CloseClient, ListPage
+from batch_sms.close.describe import describe_transport_error
 from batch_sms.close.paced import CREDENTIAL_STATUSES, RetryWait, paced_read
 from batch_sms.close.pacing import Pacer, RateCap
 from batch_sms.export import sheet
 from batch_sms.export.filters import ID_FILTERS, ExportFilters
 from batch_sms.export.pages import ListingError, walk
 from batch_sms.files.tables import XLSX_SUFFIX, open_table_writer
-from batch_sms.job.sender import describe_transport_error
 from batch_sms.job.stream import Connection
 
 LIST = "GET activity/sms/"  # the endpoint group, as the sender names it

@@ -18,19 +18,22 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
 )
 
+from batch_sms.close.access import WRONG_ADDRESS_STATUSES, probe_access
 from batch_sms.close.client import (
-    DEFAULT_BASE_URL,
     MAX_SERVER_WAIT,
     BadAnswer,
     CloseAPIError,
     CloseClient,
     CloseError,
     Reply,
+)
+from batch_sms.close.describe import (
+    describe_error,
+    describe_transport_error,
+    not_close_api,
+    wrong_address,
 )
 from batch_sms.close.paced import (
     CREDENTIAL_STATUSES,
@@ -46,19 +49,12 @@ from batch_sms.close.readback import (
     READ_FIELDS,
     State,
     Verdict,
-    differing_fields,
     judge,
-    unconfirmed,
 )
-from batch_sms.job import messages
+from batch_sms.job import messages, outcomes
 from batch_sms.job.recipients import RecipientBook, held_back, recipient_of, sheet_recipient
 from batch_sms.models import Evidence, Outcome, RowResult, Update
-from batch_sms.output.safe_text import MAX_MESSAGE, for_terminal
 
-# Errors raised before a single byte of the request reached Close.
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Close's list endpoint always exists and takes GET: these answers to it come from elsewhere.
-WRONG_ADDRESS_STATUSES = frozenset({404, 405})
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
 # Close limits each endpoint group (path and method) on its own.
@@ -107,15 +103,6 @@ class _Settled(Exception):
     def __init__(self, result: RowResult) -> None:
         super().__init__(result.error_message)
         self.result = result
-
-
-class Unconfirmed(BadAnswer):
-    """Close answered an update with success, but shows another status or date_scheduled than
-    the row asked for: the answer does not confirm the update."""
-
-    def __init__(self, reply: Reply, shows: str) -> None:
-        super().__init__(shows, f"Close answered {reply.status_code}", reply.status_code)
-        self.reply = reply
 
 
 class _StillDraft(Exception):
@@ -212,7 +199,7 @@ class Sender:
         `not_attempted`, so that every row still gets its result."""
         batch: list[Update] = []
         if not self.settings.preflight:
-            batch = await self._check_access(updates)
+            batch = await self._probe_with_first(updates)
         async for update in updates:
             if update is None:
                 await self._pass_on(batch)
@@ -229,14 +216,16 @@ class Sender:
         for _ in range(self.settings.concurrency):
             await self.queue.put(None)
 
-    async def _check_access(self, updates: AsyncIterator[Update | None]) -> list[Update]:
+    async def _probe_with_first(self, updates: AsyncIterator[Update | None]) -> list[Update]:
         """Without a preflight, one read before the first PUT still stops a wrong key or an
         unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
                 self.first_read = False
                 async with self.pacer.turn(group=LIST):
-                    refused = await check_access(self.client, first.activity_id, self.settings)
+                    refused = await probe_access(
+                        self.client, first.activity_id, self.settings.retry_wait
+                    )
                 if refused is not None:
                     self.abort(refused)
                 return [first]
@@ -382,7 +371,7 @@ class Sender:
                     reply = await self._put(update, ticket)
             except Halted:
                 raise _NotStarted from None
-            return _confirmed(update, reply, attempts)
+            return outcomes.confirmed(update, reply, attempts)
 
         async def attempt_and_check() -> RowResult:
             try:
@@ -390,7 +379,7 @@ class Sender:
             except (CloseError, httpx.TransportError) as error:
                 if not update.sends:
                     raise
-                if _outcome_unknown(error):
+                if outcomes.outcome_unknown(error):
                     await self._read_back(update, error, attempts)
                     raise _StillDraft(error) from error
                 if attempts > 1 and getattr(error, "status_code", None) == 400:
@@ -412,8 +401,8 @@ class Sender:
             return await retrying(attempt_and_check)
         except _NotStarted:
             if attempts:
-                return _halted_between_attempts(update, self.halt_reason, attempts)
-            return _not_attempted(update.index, f"not attempted: {self.halt_reason}")
+                return outcomes.halted_between_attempts(update, self.halt_reason, attempts)
+            return outcomes.not_attempted(update.index, f"not attempted: {self.halt_reason}")
         except _Settled as settled:
             return settled.result
         except _StillDraft as still_draft:
@@ -438,7 +427,7 @@ class Sender:
     async def _read_back(self, update: Update, error: Exception, attempts: int) -> None:
         """The answer to a send was lost. Returns when Close shows the SMS still a draft, so
         that the PUT may be repeated; raises _Settled otherwise."""
-        lost = _unclear_answer(error)
+        lost = outcomes.unclear_answer(error)
         try:
             reply = await self._paced_read(GET_ONE, _get_one, self.client, update.activity_id)
         except (CloseError, httpx.TransportError, WaitTooLong) as read_error:
@@ -447,9 +436,9 @@ class Sender:
                 read_error = read_error.error
             message = (
                 f"{lost}, and reading it back failed "
-                f"({_describe_error(read_error)}); {messages.MAY_HAVE_BEEN_SENT}"
+                f"({describe_error(read_error)}); {messages.MAY_HAVE_BEEN_SENT}"
             )
-            unknown = _failed(update, message, attempts, Evidence.UNKNOWN)
+            unknown = outcomes.failed(update, message, attempts, Evidence.UNKNOWN)
             raise _Settled(unknown) from None
         verdict = judge(update, reply.activity)
         if verdict.state is State.APPLIED:
@@ -458,7 +447,7 @@ class Sender:
             raise _Settled(replace(result, error_message=note, evidence=Evidence.READ_BACK))
         if verdict.state is State.CLOSED:
             message = f"{lost}; Close now shows it {verdict.shown}"
-            raise _Settled(_failed(update, message, attempts, Evidence.READ_BACK))
+            raise _Settled(outcomes.failed(update, message, attempts, Evidence.READ_BACK))
 
     def _should_retry(self, update: Update, error: BaseException) -> bool:
         if self.halted:
@@ -477,10 +466,10 @@ class Sender:
         self, update: Update, error: Exception, attempts: int, read_back: bool
     ) -> RowResult:
         if isinstance(error, BadAnswer):
-            return _bad_answer_failure(update, error, attempts, read_back)
+            return outcomes.bad_answer_failure(update, error, attempts, read_back)
         if isinstance(error, CloseAPIError):
             self._abort_on_credentials(error)
-            message = _api_error_message(update, error, attempts)
+            message = outcomes.api_error_message(update, error, attempts)
             if read_back:
                 message += " (read back each time: still a draft, nothing sent)"
             return RowResult(
@@ -492,10 +481,12 @@ class Sender:
                 evidence=Evidence.READ_BACK if read_back else Evidence.NONE,
             )
         assert isinstance(error, httpx.TransportError)
-        return _transport_failure(update, error, attempts, read_back)
+        return outcomes.transport_failure(update, error, attempts, read_back)
 
     def _not_started(self, update: Update) -> None:
-        self._report(update, _not_attempted(update.index, f"not attempted: {self.halt_reason}"))
+        self._report(
+            update, outcomes.not_attempted(update.index, f"not attempted: {self.halt_reason}")
+        )
 
     def _report(self, update: Update, result: RowResult) -> None:
         if update.uncertain and result.evidence is Evidence.NONE:
@@ -544,174 +535,3 @@ async def _aiter(
 
 async def _get_one(client: CloseClient, activity_id: str, fields: tuple[str, ...]) -> Reply:
     return await client.get_sms(activity_id)
-
-
-def _outcome_unknown(error: Exception) -> bool:
-    """Close may have acted on the request: it went out and no clear answer came back. Only a
-    4xx (429 included) is a refusal; a 500 may come after the update was applied, and a status
-    Close does not use says nothing."""
-    if isinstance(error, BadAnswer):
-        return True
-    if isinstance(error, CloseAPIError):
-        return not 400 <= error.status_code < 500
-    return not isinstance(error, NEVER_SENT)
-
-
-async def check_access(client: CloseClient, activity_id: str, settings: RunSettings) -> str | None:
-    """Ask Close about one SMS of the run before sending anything, so that a wrong key, a
-    wrong address or an unreachable Close stops the run at once instead of failing every row.
-    Returns why Close cannot be used, or None: Close's list, or an error Close could give
-    (429, 5xx, 400...), shows that the key and address work."""
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(3),
-        wait=wait_exponential_jitter(multiplier=settings.retry_wait, jitter=settings.retry_wait),
-        retry=retry_if_exception_type(httpx.TransportError),
-        reraise=True,
-    )
-    try:
-        await retrying(client.list_sms, [activity_id], ["id"])
-    except BadAnswer as error:
-        return not_close_api(client.base_url, error)
-    except CloseAPIError as error:
-        if error.status_code in CREDENTIAL_STATUSES:
-            return f"Close answered {error.status_code} to the credentials: {error.message}"
-        if error.status_code in WRONG_ADDRESS_STATUSES:
-            return wrong_address(client.base_url, error)
-    except httpx.TransportError as error:
-        return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
-    return None
-
-
-def not_close_api(base_url: str, error: BadAnswer) -> str:
-    """Why the run stops when the first answer is not Close's, with the likely cause."""
-    if base_url == DEFAULT_BASE_URL:
-        cause = "a proxy or captive portal on this network may be answering instead of Close"
-    else:
-        cause = f"is --base-url {DEFAULT_BASE_URL}?"
-    return f"{base_url} answered with {error.what}, not Close's API: {cause} ({error.detail})"
-
-
-def wrong_address(base_url: str, error: CloseAPIError) -> str:
-    return (
-        f"{base_url} answered {error.status_code} to a list of SMS, which Close's API always "
-        f"serves: is --base-url {DEFAULT_BASE_URL}? ({error.message})"
-    )
-
-
-def _not_attempted(index: int, message: str) -> RowResult:
-    return RowResult(index, Outcome.NOT_ATTEMPTED, error_message=message)
-
-
-def _failed(
-    update: Update, message: str, attempts: int, evidence: Evidence = Evidence.NONE
-) -> RowResult:
-    return RowResult(
-        update.index, Outcome.FAILED, error_message=message, attempts=attempts, evidence=evidence
-    )
-
-
-def _halted_between_attempts(update: Update, reason: str, attempts: int) -> RowResult:
-    """Stopped while waiting to retry: the earlier attempts did not go through (or a read-back
-    showed the SMS still a draft), so the row is safe to run again."""
-    return _failed(update, f"stopped before a retry: {reason}; rerunning it is safe", attempts)
-
-
-def _describe_error(error: Exception) -> str:
-    if isinstance(error, BadAnswer):
-        return f"not a valid answer from Close: {error}"
-    if isinstance(error, CloseAPIError):
-        return f"Close answered {error.status_code}: {error.message}"
-    assert isinstance(error, httpx.TransportError)
-    return describe_transport_error(error)
-
-
-def _unclear_answer(error: Exception) -> str:
-    """How the answer to a send left its outcome unknown, to lead a read-back's message."""
-    if isinstance(error, Unconfirmed):
-        return f"Close answered the send ({error.status_code}) but {error.what}"
-    if isinstance(error, BadAnswer):
-        return f"no valid answer to the send ({error})"
-    return f"no answer to the send ({_describe_error(error)})"
-
-
-def _confirmed(update: Update, reply: Reply, attempts: int) -> RowResult:
-    """The row's result from Close's answer to its update: `updated` only when the answer shows
-    the status and date_scheduled asked for (raises Unconfirmed otherwise), with a note naming
-    any other field that Close shows otherwise."""
-    shows = unconfirmed(update, reply.activity)
-    if shows is not None:
-        raise Unconfirmed(reply, shows)
-    result = RowResult.from_activity(update.index, reply.activity, reply.status_code, attempts)
-    fields = differing_fields(update, reply.activity)
-    if not fields:
-        return result
-    note = f"updated, but Close's answer shows another value than the row for: {', '.join(fields)}"
-    return replace(result, error_message=note)
-
-
-def _bad_answer_failure(
-    update: Update, error: BadAnswer, attempts: int, read_back: bool
-) -> RowResult:
-    checked = f" in {attempts} attempts; read back each time: still a draft, nothing sent"
-    suffix = checked if read_back else ""
-    if isinstance(error, Unconfirmed):
-        shown = RowResult.from_activity(update.index, error.reply.activity, None, attempts)
-        message = f"Close answered {error.status_code} but {error.what}: not updated{suffix}"
-        return replace(
-            shown,
-            outcome=Outcome.FAILED,
-            error_message=message,
-            http_status=error.status_code,
-            evidence=Evidence.READ_BACK if read_back else Evidence.ANSWER,
-        )
-    return RowResult(
-        update.index,
-        Outcome.FAILED,
-        error_message=f"not a valid answer from Close: {error}{suffix}",
-        http_status=error.status_code,
-        attempts=attempts,
-        evidence=Evidence.READ_BACK if read_back else Evidence.NONE,
-    )
-
-
-def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> str:
-    status = error.status_code
-    if status == 401:
-        return f"Close refused the credentials (401): {error.message}; check the API key"
-    if status == 403:
-        return f"Close refused access (403): {error.message}"
-    if status == 404:
-        return (
-            "Close has no SMS activity with this id, or this key cannot see it "
-            f"(404): {error.message}"
-        )
-    if status == 400:
-        return f"Close rejected the update (400): {error.message}"
-    if status == 429:
-        return f"Close turned the request away (429) {attempts} times: {error.message}"
-    if status in RETRY_STATUSES:
-        return f"Close answered {status} ({error.message}) to all {attempts} attempts"
-    return f"Close answered {status}: {error.message}"
-
-
-def describe_transport_error(error: httpx.TransportError) -> str:
-    """`ConnectError: [Errno 111] Connection refused`, or the bare name when httpx gives no
-    message (its timeouts often do not)."""
-    return for_terminal(f"{type(error).__name__}: {error}".rstrip(": "), MAX_MESSAGE)
-
-
-def _transport_failure(
-    update: Update, error: httpx.TransportError, attempts: int, read_back: bool
-) -> RowResult:
-    detail = describe_transport_error(error)
-    if isinstance(error, NEVER_SENT):
-        message = f"could not reach Close ({detail}) in {attempts} attempts"
-    elif read_back:
-        message = (
-            f"no answer from Close ({detail}) in {attempts} attempts; read back each time: "
-            "still a draft, nothing sent"
-        )
-    else:
-        message = f"no answer from Close ({detail}) in {attempts} attempts"
-    evidence = Evidence.READ_BACK if read_back else Evidence.NONE
-    return _failed(update, message, attempts, evidence)
