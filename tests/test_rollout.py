@@ -21,7 +21,8 @@ from batch_sms.job.ledger import Ledger, ledger_path
 from batch_sms.job.sender import RunSettings
 from batch_sms.job.stream import Connection, StopCause
 from batch_sms.models import Outcome, RowResult, Update
-from batch_sms.output.failures import FailureTally, reason_of
+from batch_sms.output.failures import FailureTally
+from batch_sms.output.reasons import normalize_reason as reason_of
 from batch_sms.sandbox import Fault, Sandbox, SandboxConfig
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 from tests.test_cli import against, edits, invoke, outcomes, puts, sends
@@ -335,7 +336,7 @@ def test_failures_are_grouped_largest_first_with_their_first_rows() -> None:
     assert [group.describe() for group in tally.groups()] == [
         "5 failed: b: rows 4, 5, 6 and 2 more",
         "2 failed: a: rows 2, 3",
-        "2 failed: other reasons (more than 2 different ones): rows 9, 10",
+        "2 failed: other reasons (more distinct reasons than are kept apart): rows 9, 10",
     ]
     assert tally.total == 9
 

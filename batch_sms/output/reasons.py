@@ -8,6 +8,7 @@ and the number of groups is capped, so a file of a million failed rows groups in
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ GROUPS_KEPT = 100
 LONGEST_MESSAGE = 400
 
 PLACEHOLDER = "…"
-OTHER_REASONS = "other reasons (more distinct reasons than this report keeps)"
+OTHER_REASONS = "other reasons (more distinct reasons than are kept apart)"
 
 # In the order applied: a quoted value may hold a date or a number that is not to be seen apart.
 _PATTERNS = (
@@ -82,9 +83,13 @@ class _Group:
     rows: list[int] = field(default_factory=list)
 
     def add(self, row: int, rows_kept: int) -> None:
+        """Count the row; keep the first row numbers of the file, also when rows come in
+        another order (a run's results arrive as rows finish)."""
         self.count += 1
-        if len(self.rows) < rows_kept:
-            self.rows.append(row)
+        self.first_row = min(self.first_row, row)
+        if len(self.rows) < rows_kept or row < self.rows[-1]:
+            bisect.insort(self.rows, row)
+            del self.rows[rows_kept:]
 
 
 class ReasonGroups:
