@@ -1,6 +1,7 @@
 """What Close allows on an SMS activity, shared by the validator and the sandbox that mimics Close.
 
-Sources: ../shared/close-api/ (Close's endpoint page, its OpenAPI description and known facts).
+Facts only: each side keeps its own checking code, so that the sandbox still checks the
+validator. Where each fact comes from, and which are unconfirmed: docs/close-api.md.
 """
 
 from __future__ import annotations
@@ -8,6 +9,29 @@ from __future__ import annotations
 import re
 
 STATUSES = ("inbox", "draft", "scheduled", "outbox", "sent", "error")
+
+# The fields a PUT may carry; every other key is refused. Close's request schema lists all
+# but `date_scheduled` and `send_in`, which its endpoint descriptions ask for.
+UPDATE_FIELDS = (
+    "text",
+    "status",
+    "date_scheduled",
+    "template_id",
+    "local_phone",
+    "remote_phone",
+    "contact_id",
+    "lead_id",
+    "user_id",
+    "activity_at",
+    "attachments",
+    "send_in",
+)
+
+# Fields that belong to one status: `date_scheduled` says when a `scheduled` SMS goes out,
+# `send_in` delays an `outbox` send so that it can still be undone.
+FIELD_NEEDS_STATUS = {"date_scheduled": "scheduled", "send_in": "outbox"}
+# ... and the field a status cannot do without: a scheduled SMS needs its time.
+STATUS_NEEDS_FIELD = {"scheduled": "date_scheduled"}
 
 # The moves an update may make: drafts can be edited, scheduled (send later) or put in the
 # outbox (send now); a scheduled or not yet sent SMS can be put back to draft.
@@ -19,7 +43,14 @@ SENDING_STATUSES = ("scheduled", "outbox")
 
 MAX_TEXT_LENGTH = 1000
 MAX_ATTACHMENTS = 10
+ATTACHMENT_KEYS = ("content_type", "filename", "url")
 MAX_SEND_IN_SECONDS = 59
+
+# The list endpoint's page: `_limit` defaults to 100, and a bigger one is not promised.
+LIST_PAGE_SIZE = 100
+
+# Where a person sees a lead in Close's web app.
+LEAD_URL = "https://app.close.com/lead/{lead_id}/"
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

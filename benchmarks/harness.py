@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 API_KEY = "sandbox_api_key"  # the sandbox's key
+STATUSES = ("inbox", "draft", "scheduled", "outbox", "sent", "error")
 STARTUP_SECONDS = 30.0  # how long a sandbox may take to answer before the benchmark gives up
 _ALPHABET = string.digits + string.ascii_letters
 _ID_LENGTH = 20
@@ -106,6 +107,18 @@ def run_tool(source: Path, base_url: str | None, *options: str) -> Run:
     if usage.exit_code not in (0, 1):  # 1: some rows failed, which the figures show
         raise RuntimeError(f"{' '.join(command)} exited with {usage.exit_code}")
     return Run(usage, count_outcomes(results))
+
+
+def run_export(out: Path, base_url: str, *options: str) -> tuple[Usage, int]:
+    """`batch-sms export` of every status to `out`, measured; and the rows it wrote."""
+    statuses = [arg for status in STATUSES for arg in ("--status", status)]
+    command = [sys.executable, "-m", "batch_sms", "export", "--out", str(out), "--overwrite"]
+    command += ["--quiet", "--api-key", API_KEY, "--base-url", base_url, *statuses, *options]
+    usage = measure(command, out.with_suffix(".log"))
+    if usage.exit_code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {usage.exit_code}")
+    with out.open(newline="", encoding="utf-8-sig") as stream:
+        return usage, sum(1 for _ in csv.DictReader(stream))
 
 
 # --- The sandbox ------------------------------------------------------------------------------

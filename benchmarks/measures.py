@@ -1,4 +1,5 @@
-"""The four measurements; each starts its own sandbox process(es) and returns its figures.
+"""The measurements; each starts its own sandbox process(es) and returns its figures (the
+report's needs no sandbox: it reads a results file).
 
 The input rows edit drafts' text (no SMS is sent): every row is one PUT, like a send, but a
 rerun of the benchmark needs no fresh drafts and the sandbox keeps no send counters.
@@ -11,7 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Run, Stats, baseline_python, run_baseline, run_tool, sandbox
+from benchmarks.campaign_results import write_campaign_results
+from benchmarks.harness import (
+    Run,
+    Stats,
+    Usage,
+    baseline_python,
+    measure,
+    run_baseline,
+    run_export,
+    run_tool,
+    sandbox,
+)
 from benchmarks.harness import write_input as _write_input
 from benchmarks.report import Figure, Table
 from benchmarks.ride import ride_grid
@@ -23,6 +35,8 @@ GOAL_RATE_SHARE = 0.95
 GOAL_429_SHARE = 0.02
 GOAL_SPEED_UP = 20.0
 MIB = 1024 * 1024
+PAGE_SIZE = 100  # SMS per list request, as the export asks
+GOAL_EXPORT_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -199,10 +213,119 @@ def _linearity(runs: dict[int, tuple[Run, float | None]], small: int, rows: int)
     )
 
 
+# --- 5. Report --------------------------------------------------------------------------------
+
+GOAL_REPORT_SECONDS = 10.0
+READ_ONLY = (
+    "import sys; from pathlib import Path; from batch_sms.files.rows import read_table\n"
+    "for row in read_table(Path(sys.argv[1])).rows(): pass"
+)
+
+
+def report(setup: Setup) -> list[Figure]:
+    """`batch-sms report` of a 100,000-row results file, against reading the file once; the
+    same at a quarter of the rows shows whether memory stays flat."""
+    rows = setup.rows(100_000)
+    small = max(rows // 4, 10)
+    sources = {size: _campaign_results(setup, size) for size in (small, rows)}
+    made = {size: _report(source) for size, source in sources.items()}
+    read = _read_only(sources[rows])
+    wall = made[rows].wall
+    extra = (made[rows].peak_rss_mb - made[small].peak_rss_mb) * MIB / (rows - small)
+    page = sources[rows].with_suffix(".html").stat().st_size / 1024
+    return [
+        Figure(
+            f"report: seconds for {rows:,} rows (whole command)",
+            wall,
+            "s",
+            f"reading the file once: {read.wall:.2f} s; goal <= {GOAL_REPORT_SECONDS:g} s",
+            wall / read.wall,
+            wall <= GOAL_REPORT_SECONDS,
+        ),
+        Figure(
+            f"report: peak RSS, {rows:,} rows",
+            made[rows].peak_rss_mb,
+            "MiB",
+            f"reading the file once: {read.peak_rss_mb:,.0f} MiB",
+            made[rows].peak_rss_mb / read.peak_rss_mb,
+        ),
+        Figure(f"report: RSS per extra row ({small:,} -> {rows:,})", extra, "bytes"),
+        Figure("report: size of the page", page, "KiB"),
+    ]
+
+
+def _campaign_results(setup: Setup, rows: int) -> Path:
+    setup.log(f"report: a results file of {rows:,} rows")
+    return write_campaign_results(setup.folder / f"report-{rows}.results.csv", rows)
+
+
+def _report(source: Path) -> Usage:
+    command = [sys.executable, "-m", "batch_sms", "report", str(source), "--overwrite"]
+    usage = measure([*command, "--quiet-hours", "21:00-08:00"], source.with_suffix(".log"))
+    if usage.exit_code != 0:
+        raise RuntimeError(f"{' '.join(command)} exited with {usage.exit_code}")
+    return usage
+
+
+def _read_only(source: Path) -> Usage:
+    usage = measure([sys.executable, "-c", READ_ONLY, str(source)], source.with_suffix(".read.log"))
+    if usage.exit_code != 0:
+        raise RuntimeError(f"reading {source} exited with {usage.exit_code}")
+    return usage
+
+
+# --- 6. Export ---------------------------------------------------------------------------------
+
+
+def export_listing(setup: Setup) -> list[Figure]:
+    """A long list at a tight list limit: SMS/s against the ideal (limit x page size), every
+    SMS exactly once, and flat memory (peak RSS at full size against a quarter of it)."""
+    sizes = {size: size for size in (max(setup.rows(50_000) // 4, 10), setup.rows(50_000))}
+    runs = {size: _export_run(setup, size) for size in sizes}
+    small, full = sorted(runs)
+    usage, exported, stats = runs[full]
+    ideal = RATE_LIMIT / RATE_WINDOW * PAGE_SIZE
+    # The span ends one request's share of a window after the last request: N requests at
+    # the limit take N / limit windows, however the last window is filled.
+    share = full / stats.span(tail=RATE_WINDOW / RATE_LIMIT) / ideal
+    limit = f"{RATE_LIMIT}/{RATE_WINDOW:g} s x {PAGE_SIZE}"
+    return [
+        Figure(
+            f"export: SMS/s as share of the ideal ({limit} per page, {full:,} SMS)",
+            share,
+            "",
+            f"goal >= {GOAL_EXPORT_SHARE}",
+            passed=share >= GOAL_EXPORT_SHARE,
+        ),
+        Figure("export: SMS/s, whole command (with start-up)", full / usage.wall, "SMS/s"),
+        Figure("export: list requests per 100 SMS", stats.requests / full * 100, ""),
+        Figure(
+            "export: SMS in the file", exported, "SMS", f"goal {full:,}", passed=exported == full
+        ),
+        Figure(
+            f"export: peak RSS, {full:,} SMS",
+            usage.peak_rss_mb,
+            "MiB",
+            f"{runs[small][0].peak_rss_mb:,.0f} MiB at {small:,} SMS",
+        ),
+    ]
+
+
+def _export_run(setup: Setup, size: int) -> tuple[Usage, int, Stats]:
+    setup.log(f"export: {size:,} SMS in the sandbox")
+    options = ("--seed-demo", str(size), "--rate-limit", f"{RATE_LIMIT}/{RATE_WINDOW:g}")
+    with sandbox(*options) as server:
+        usage, exported = run_export(setup.folder / f"export-{size}.csv", server.base_url)
+        stats = server.stats()
+    return usage, exported, stats
+
+
 MEASUREMENTS: dict[str, Callable[[Setup], list[Figure] | list[Figure | Table]]] = {
     "rate": rate_limit_riding,
     "latency": latency_hiding,
     "overhead": overhead,
     "memory": memory,
-    "ride": ride_grid,  # 5. in a module of its own: benchmarks/ride.py
+    "report": report,
+    "export": export_listing,
+    "ride": ride_grid,  # 7. in a module of its own: benchmarks/ride.py
 }

@@ -8,7 +8,11 @@
              the official client (closeio, in benchmarks/out/baseline-venv, made once).
 3. overhead: no latency, no limit, 20,000 rows: rows/s and CPU seconds per 1,000 rows.
 4. memory:   peak RSS of a dry run and a real run of 1,000,000 rows, and of a quarter of them.
-5. ride:     limits of 16 to 200 requests a second x answer times of 50 ms to 1 s, and answer
+5. report:   `batch-sms report` of a 100,000-row results file: seconds and peak RSS, against
+             reading the file once; the same at a quarter of the rows.
+6. export:   50,000 SMS at 40 list requests per 1 s window: SMS/s as a share of the ideal
+             (40 x 100 per page), every SMS once, peak RSS (and at a quarter of the SMS).
+7. ride:     limits of 16 to 200 requests a second x answer times of 50 ms to 1 s, and answer
              times stepping from 100 ms to 800 ms and back, 12 seconds' worth of rows each:
              share of the limit, 429s, peak in flight and CPU per row, with the defaults and
              with the old fixed --concurrency 8.

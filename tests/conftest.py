@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -10,8 +11,9 @@ import pytest
 
 from batch_sms.files.rows import InputTable
 from batch_sms.files.tables import open_table_writer
-from batch_sms.output.results import OrderedResults, RowResult
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.models import RowResult
+from batch_sms.output.results import OrderedResults
+from batch_sms.sandbox import Sandbox, SandboxConfig
 
 # A fixed "now" for everything that compares with the clock.
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -27,6 +29,16 @@ def activity_id(number: int) -> str:
 def future(days: float = 1) -> str:
     """An ISO time with offset that lies ahead of the real clock, for runs that use it."""
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def no_team_defaults(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests see no batch-sms.toml of the machine's user and no BATCH_SMS_ variables."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    for name in [name for name in os.environ if name.startswith("BATCH_SMS_")]:
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -34,6 +34,22 @@ def test_overhead_at_a_tiny_scale(tmp_path: Path) -> None:
     assert (tmp_path / "overhead.results.csv").exists()
 
 
+def test_report_at_a_tiny_scale(tmp_path: Path) -> None:
+    """The report's measurement end to end: results files, the measured command, the figures."""
+    setup = Setup(tmp_path, scale=40 / 100_000, baseline=False, log=lambda line: None)
+    figures = run_suite(["report"], setup)
+    assert [figure.measurement for figure in figures] == [
+        "report: seconds for 40 rows (whole command)",
+        "report: peak RSS, 40 rows",
+        "report: RSS per extra row (10 -> 40)",
+        "report: size of the page",
+    ]
+    assert all(figure.value > 0 for figure in (figures[0], figures[1], figures[3]))
+    assert figures[0].ratio is not None and figures[0].passed
+    page = (tmp_path / "report-40.results.html").read_text(encoding="utf-8")
+    assert 'data-outcome="updated"' in page
+
+
 def test_main_prints_and_writes_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

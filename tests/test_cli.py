@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
-from batch_sms.sandbox.server import Fault, Sandbox
+from batch_sms.sandbox import Fault, Sandbox
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 
 SAMPLE = Path(__file__).parent.parent / "samples" / "campaign.csv"
@@ -173,7 +173,9 @@ def test_an_answer_slower_than_the_timeout_is_read_back_not_repeated_for_a_send(
     result = against(server, path, "--timeout", "0.2")
     assert result.exit_code == ExitCode.OK, result.output
     (row,) = read_csv(path.with_name("input.results.csv"))
-    assert row["error_message"].startswith("no answer to the send (ReadTimeout); read back:")
+    assert row["error_message"].startswith(
+        "no answer to the send (AnswerTooSlow: no whole answer within 0.2 s); read back:"
+    )
     assert (puts(server, 0), server.sends(activity_id(0))) == (1, 1)
 
 
@@ -209,7 +211,7 @@ def test_a_key_revoked_half_way_of_a_send_stops_orderly_and_resumes_without_rese
     assert [row["id"] for row in read_csv(out)] == [row["id"] for row in rows]
     assert set(outcomes(out)) == {"updated"}
     assert [sandbox.sends(row["id"]) for row in rows] == [1] * 10
-    # Row 4's first PUT was refused (401, nothing applied); the journal's rows were not PUT.
+    # Row 4's first PUT was refused (401, nothing applied); the ledger's rows were not PUT.
     assert [puts(sandbox, n) for n in range(10)] == [1] * 4 + [2] + [1] * 5
 
 
@@ -292,6 +294,8 @@ def test_dry_run_sends_nothing_and_plans_every_valid_row(
         "  2 SMS will be scheduled between 2031-01-07 09:00 UTC and 2031-01-07 14:30 UTC",
         "  2 SMS will only be edited (nothing sent)",
         "  1 rows are invalid and will not be sent",
+        "  5 SMS go to numbers only Close knows (no remote_phone): repeats among them are held "
+        "back when the run reads Close",
         "  2 SMS segments in all",
         f"Results: {path.with_name('input.results.csv')}",
     ]
@@ -330,7 +334,8 @@ def test_bearer_token_from_the_environment(sandbox: Sandbox, write_csv: WriteCsv
     [
         (
             [],
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). "
             "To try the tool without a Close account, add --sandbox.",
         ),
         (["--api-key", "a", "--oauth-token", "b"], "Give --api-key or --oauth-token, not both."),
@@ -380,7 +385,7 @@ def test_results_may_not_replace_the_input(write_csv: WriteCsv) -> None:
 
 
 def test_version() -> None:
-    from batch_sms import __version__
+    from batch_sms.version import __version__
 
     result = invoke("--version")
     assert result.stdout == f"batch-sms, version {__version__}\n"

@@ -10,7 +10,7 @@ import pytest
 
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
-from batch_sms.output.results import Outcome
+from batch_sms.models import Outcome
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 COMMANDS = sorted(cli.commands.items())

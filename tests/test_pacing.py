@@ -339,3 +339,29 @@ def test_a_halted_waiter_passes_its_place_on() -> None:
         return events
 
     assert run_virtual(main) == ["halted", "patient at 1.0"]
+
+
+def test_no_growth_for_an_endpoint_before_its_own_first_answer() -> None:
+    """A list read's answer tells the answer time, not whether the PUTs have a tight budget:
+    the first PUTs stay at the 16 that no limit Close sets can refuse."""
+
+    async def main(loop: VirtualClockLoop) -> int:
+        pacer = Pacer(clock=loop.time)
+        async with pacer.turn(group="GET list") as read:
+            await asyncio.sleep(0.3)
+            pacer.observe(None, read)  # a list answer carries no budget for the PUTs
+        started = 0
+
+        async def put() -> None:
+            nonlocal started
+            async with pacer.turn(group="PUT one"):
+                started += 1
+                await asyncio.sleep(1.0)
+
+        tasks = [asyncio.ensure_future(put()) for _ in range(40)]
+        await asyncio.sleep(0.5)  # no PUT answered yet
+        counted = started
+        await asyncio.gather(*tasks)
+        return counted
+
+    assert run_virtual(main) == 16

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from batch_sms.checks.validation import Kind, Update
 from batch_sms.files.rows import read_table
-from batch_sms.job.journal import Recovered
+from batch_sms.job.ledger import Recovered
+from batch_sms.job.messages import MAY_HAVE_BEEN_SENT
 from batch_sms.job.plan import Planner, make_plan
-from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.models import Evidence, Kind, Outcome, RowResult, Update
 from tests.conftest import NOW, WriteCsv, activity_id, future
 
+# How results files said it before the `evidence` column: such files keep working.
 UNKNOWN = f"the run was stopped while this row's request was in flight; {MAY_HAVE_BEEN_SENT}"
 
 
@@ -28,12 +28,27 @@ def test_a_plan_counts_what_a_run_would_do(write_csv: WriteCsv) -> None:
     assert plan.first_invalid[0][0] == 5, "row numbers as the spreadsheet shows them"
 
 
-def test_rows_the_journal_settled_are_not_sent_and_those_in_flight_are_read_back(
+def test_the_evidence_column_decides_which_rows_are_read_back_not_the_message(
+    write_csv: WriteCsv,
+) -> None:
+    rows = [
+        {"id": activity_id(0), "status": "outbox", "outcome": "failed", "evidence": "unknown"},
+        {"id": activity_id(1), "status": "outbox", "outcome": "failed", "evidence": "read_back"},
+        # Words alone decide nothing in a file that has the column.
+        {"id": activity_id(2), "status": "outbox", "outcome": "failed", "error_message": UNKNOWN},
+        {"id": activity_id(3), "status": "outbox", "outcome": "failed", "evidence": "bogus"},
+    ]
+    planner = Planner(read_table(write_csv(rows)), NOW)
+    uncertain = [isinstance(item, Update) and item.uncertain for _, item in planner.classified()]
+    assert uncertain == [True, False, False, True], "an unknown evidence value trusts nothing"
+
+
+def test_rows_the_ledger_settled_are_not_sent_and_those_in_flight_are_read_back(
     write_csv: WriteCsv,
 ) -> None:
     table = read_table(write_csv([{"id": activity_id(n), "status": "outbox"} for n in range(3)]))
     done = RowResult(0, Outcome.UPDATED, http_status=200, attempts=1)
-    journaled = '{"done":0,"outcome":"updated","http_status":200,"attempts":1}'
+    journaled = '{"outcome":"updated","http_status":200,"attempts":1,"index":0}'
     recovered = Recovered(records={0: journaled}, started={0, 1})
     planner = Planner(table, NOW, recovered=recovered)
     first, second, third = (item for _, item in planner.classified())
@@ -62,4 +77,6 @@ def test_a_row_a_stopped_run_did_not_reach_keeps_what_earlier_runs_knew(
     assert results[1].error_message == (
         f"not attempted: the run was interrupted; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
     )
+    assert results[1].evidence is Evidence.UNKNOWN
     assert results[2].error_message == "not attempted: the run was interrupted"
+    assert results[2].evidence is Evidence.NONE

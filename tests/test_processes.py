@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from batch_sms.cli import ExitCode
+from batch_sms.job.ledger import Ledger, RunState
 from tests.conftest import WriteCsv, activity_id, read_csv
 
 
@@ -87,7 +88,9 @@ def test_ctrl_c_lets_requests_in_flight_finish_writes_every_row_and_exits_130(
     _, stderr = resumed.communicate(timeout=30)
     assert resumed.returncode == ExitCode.OK, stderr
     assert_sent_once_and_every_row_updated(server, rows, out)
-    assert not out.with_name("input.results.csv.journal").exists(), "done: journal removed"
+    ledger = Ledger.read(out.with_name("input.results.csv.ledger"))
+    assert ledger.info.state is RunState.FINISHED, "the ledger stays, as the run's record"
+    ledger.close()
 
 
 def test_a_run_killed_mid_way_resumes_without_sending_any_sms_twice(
@@ -101,8 +104,7 @@ def test_a_run_killed_mid_way_resumes_without_sending_any_sms_twice(
     run.communicate(timeout=10)
     out = path.with_name("input.results.csv")
     assert not out.exists(), "no half-written results file"
-    journal = out.with_name("input.results.csv.journal")
-    assert journal.exists()
+    assert out.with_name("input.results.csv.ledger").exists()
 
     again = start_run(server, path)
     _, stderr = again.communicate(timeout=30)
@@ -113,11 +115,11 @@ def test_a_run_killed_mid_way_resumes_without_sending_any_sms_twice(
     _, stderr = resumed.communicate(timeout=60)
     assert resumed.returncode == ExitCode.OK, stderr
     assert_sent_once_and_every_row_updated(server, rows, out)
-    # Rows sent before the kill were not PUT again: the journal, or a read-back, settled them.
+    # Rows sent before the kill were not PUT again: the ledger, or a read-back, settled them.
     assert max(sending_puts(server, row["id"]) for row in rows) == 1
 
 
-def test_ctrl_c_twice_stops_at_once_and_the_journal_resumes(
+def test_ctrl_c_twice_stops_at_once_and_the_ledger_resumes(
     make_sandbox, write_csv: WriteCsv
 ) -> None:
     server = make_sandbox(latency_ms=300)
@@ -174,4 +176,4 @@ def test_ctrl_c_while_the_file_is_checked_sends_nothing_and_shows_no_traceback(
     assert run.returncode == ExitCode.INTERRUPTED, stderr
     assert "Interrupted before sending: nothing was sent." in stderr
     assert "Traceback" not in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"], "no results, no journal"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"], "no results, no ledger"

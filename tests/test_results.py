@@ -6,7 +6,8 @@ import pytest
 
 from batch_sms.files import columns
 from batch_sms.files.rows import read_table
-from batch_sms.output.results import OrderedResults, Outcome, RowResult, default_results_path
+from batch_sms.models import Evidence, Outcome, RowResult
+from batch_sms.output.results import OrderedResults, default_results_path
 from tests.conftest import WriteCsv, activity_id, read_csv, write_results
 
 
@@ -47,7 +48,14 @@ def test_results_keep_every_input_column_and_replace_old_results(
         table,
         [
             RowResult(1, Outcome.FAILED, error_message="boom", attempts=2),
-            RowResult(0, Outcome.UPDATED, http_status=200, attempts=1, close_status="draft"),
+            RowResult(
+                0,
+                Outcome.UPDATED,
+                http_status=200,
+                attempts=1,
+                close_status="draft",
+                evidence=Evidence.ANSWER,
+            ),
         ],
         out,
     )
@@ -58,6 +66,7 @@ def test_results_keep_every_input_column_and_replace_old_results(
         "id": activity_id(1),
         "text": "x",
         "outcome": "updated",
+        "evidence": "answer",
         "error_message": "",
         "http_status": "200",
         "attempts": "1",
@@ -66,6 +75,7 @@ def test_results_keep_every_input_column_and_replace_old_results(
         "close_date_sent": "",
         "close_error_message": "",
         "segments": "",
+        "recipient_e164": "",
     }
     assert (rows[1]["outcome"], rows[1]["error_message"], rows[1]["http_status"]) == (
         "failed",

@@ -7,8 +7,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from batch_sms.files.rows import InputError, ReadOptions, SourceRow, parse_map, read_table
+from batch_sms.errors import InputError
+from batch_sms.files.rows import ReadOptions, parse_map, read_table
 from batch_sms.files.sources import SNIFF_BYTES, cell_text
+from batch_sms.models import SourceRow
 from tests.conftest import WriteCsv, activity_id
 
 SAMPLES = Path(__file__).parent.parent / "samples"
@@ -253,6 +255,20 @@ def test_a_ragged_line_mid_file_is_found_on_its_line(tmp_path: Path) -> None:
     )
 
 
+def test_a_first_row_with_an_unquoted_delimiter_is_refused_not_cut(tmp_path: Path) -> None:
+    # pandas drops the extra cells of the first row with a mere warning: the text would have
+    # been sent as "Hi there".
+    path = tmp_path / "in.csv"
+    path.write_text(f"id,text\n{activity_id(1)},Hi there, see you\n", encoding="utf-8")
+    assert refusal(path) == (
+        "line 2 has 3 cells but the header has 2. A cell with the delimiter in it must be in "
+        "double quotes."
+    )
+    # As any later row with more cells than the header is.
+    path.write_text(f"id,text\n{activity_id(1)},Hi there,\n", encoding="utf-8")
+    assert refusal(path).startswith("line 2 has 3 cells but the header has 2.")
+
+
 def test_a_row_shorter_than_the_header_has_empty_cells(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text(f"id,text,Notes\n{activity_id(1)}\n", encoding="utf-8")
@@ -434,7 +450,7 @@ def test_a_sheet_is_chosen_by_name(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "message"),
     [
-        ([], "sheet 'Campaign' has no header in row 1; it needs a header row with an 'id' column."),
+        ([], "has no header in row 1; it needs a header row with an 'id' column."),
         (
             [["id", "text"], [activity_id(1), "a", None, "stray"]],
             "row 2 has 'stray' in column 4 (D), which has no header. Give the column a header "

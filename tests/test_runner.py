@@ -10,10 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from batch_sms.checks.validation import Update
 from batch_sms.close.client import CloseClient, Credentials
 from batch_sms.job.sender import RunReport, RunSettings, Sender, send_updates
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.models import Evidence, Outcome, RowResult, Update
 from tests.conftest import activity_id
 
 FAST = RunSettings(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)
@@ -28,7 +27,14 @@ class Applied:
     error: Exception | httpx.Response
 
 
-Step = httpx.Response | Exception | Applied
+@dataclass(frozen=True)
+class AsIs:
+    """An answer played as it is, a success or not: nothing is applied."""
+
+    response: httpx.Response
+
+
+Step = httpx.Response | Exception | Applied | AsIs
 
 
 class Script:
@@ -56,7 +62,10 @@ class Script:
         self.most_in_flight = 0
 
     def state(self, target: str) -> dict[str, Any]:
-        return self.states.setdefault(target, {"id": target, "status": "draft", "text": "old"})
+        """The SMS as Close shows it; always with its id, as Close's answers have it."""
+        state = self.states.setdefault(target, {"status": "draft", "text": "old"})
+        state["id"] = target
+        return state
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
@@ -86,6 +95,8 @@ class Script:
         self.calls[target] += 1
         steps = self.steps.get(target)
         step = steps.pop(0) if steps else httpx.Response(200)
+        if isinstance(step, AsIs):
+            return step.response
         if isinstance(step, Applied):
             self.state(target).update(json.loads(request.content))
             return self._play(step.error)
@@ -476,10 +487,9 @@ def test_a_failed_access_check_stops_the_run_before_any_update(
 
 
 @pytest.mark.parametrize(
-    "access",
-    [httpx.Response(404, json={"error": "nope"}), httpx.Response(429), httpx.Response(503)],
+    "access", [httpx.Response(400, json={"error": "odd"}), httpx.Response(429), unavailable()]
 )
-def test_any_other_answer_to_the_access_check_lets_the_run_go_on(access: Step) -> None:
+def test_an_error_close_could_give_to_the_access_check_lets_the_run_go_on(access: Step) -> None:
     settings = replace(FAST, preflight=False)
     results, report = send(Script(access=access), [update(0, EDIT)], settings)
     assert report.aborted is None
@@ -492,14 +502,301 @@ def test_an_empty_run_asks_nothing() -> None:
     assert (results, report.aborted, script.access_checks) == ({}, None, 0)
 
 
-def test_a_row_that_may_have_been_sent_keeps_saying_so_when_the_run_stops_before_it() -> None:
+def test_a_row_read_as_a_draft_before_the_run_stopped_is_no_longer_uncertain() -> None:
     script = Script({0: [httpx.Response(401, json={"error": "revoked"})]})
     updates = [update(0, EDIT), replace(update(1, SEND), uncertain=True)]
     settings = RunSettings(concurrency=1, retry_wait=0.01, preflight=False)
     results, report = send(script, updates, settings)
     assert report.aborted == "Close answered 401 to the credentials: revoked"
+    # Its read before sending showed a draft: the earlier run did not send it.
     assert results[1].error_message == (
-        "not attempted: Close answered 401 to the credentials: revoked; an earlier run "
-        "reported that the SMS may have been sent: check it in Close before you run this row "
-        "again"
+        "not attempted: Close answered 401 to the credentials: revoked"
     )
+    assert results[1].evidence is Evidence.NONE
+
+
+def test_a_row_that_may_have_been_sent_keeps_saying_so_when_close_could_not_be_read() -> None:
+    script = Script(access=httpx.Response(500, json={"error": "boom"}))
+    updates = [replace(update(1, SEND), uncertain=True)]
+    settings = RunSettings(concurrency=1, retry_wait=0.01, max_retries=1, preflight=False)
+    results, _ = send(script, updates, settings)
+    assert results[1].outcome is Outcome.FAILED
+    assert results[1].evidence is Evidence.UNKNOWN
+    assert results[1].error_message.endswith(
+        "an earlier run reported that the SMS may have been sent: check it in Close before "
+        "you run this row again"
+    )
+
+
+def html_page() -> httpx.Response:
+    page = b"<!DOCTYPE html><html><body>Please sign in to the guest Wi-Fi</body></html>"
+    return httpx.Response(200, content=page, headers={"Content-Type": "text/html"})
+
+
+class Shows(Script):
+    """Close applies each PUT, but answers it showing `shown` over the stored state."""
+
+    def __init__(self, shown: dict[str, Any], **options: Any) -> None:
+        super().__init__(**options)
+        self.shown = shown
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        answer = super()._answer(request)
+        return httpx.Response(200, json={**answer.json(), **self.shown})
+
+
+def test_a_web_page_answering_a_send_is_read_back_and_never_counted_as_updated() -> None:
+    script = Script({1: [AsIs(html_page())] * 5})
+    results, report = send(script, [update(1, SEND)], replace(FAST, max_retries=2))
+    assert results[1].outcome is Outcome.FAILED
+    assert results[1].error_message == (
+        "not a valid answer from Close: an HTML page (a 200 answer, text/html, 74 bytes: "
+        "'<!DOCTYPE html><html><body>Please sign in to the guest Wi-Fi</body></html>') "
+        "in 3 attempts; read back each time: still a draft, nothing sent"
+    )
+    assert (script.calls[activity_id(1)], script.reads) == (3, 3)
+    assert report.aborted is None
+
+
+def test_a_send_applied_behind_a_web_page_is_found_by_reading_it_back() -> None:
+    script = Script({1: [Applied(html_page())]})
+    results, _ = send(script, [update(1, SEND)])
+    assert script.calls[activity_id(1)] == 1
+    assert (results[1].outcome, results[1].close_status) == (Outcome.UPDATED, "outbox")
+    assert results[1].error_message.startswith("no valid answer to the send (an HTML page (a 200")
+    assert results[1].error_message.endswith("; read back: Close shows it status outbox")
+
+
+def test_a_send_answered_with_another_activity_that_cannot_be_read_back_may_have_been_sent() -> (
+    None
+):
+    class OtherIds(Script):
+        def _read(self, request: httpx.Request) -> httpx.Response:
+            answer = super()._read(request)
+            if request.url.path.endswith("/sms/"):
+                return answer
+            return httpx.Response(200, json={**answer.json(), "id": activity_id(9)})
+
+    script = OtherIds({1: [Applied(httpx.Response(200, json={"id": activity_id(9)}))]})
+    results, _ = send(script, [update(1, SEND)])
+    assert results[1].outcome is Outcome.FAILED
+    assert script.calls[activity_id(1)] == 1
+    message = results[1].error_message
+    other = f"an answer about another SMS ({activity_id(9)}) than {activity_id(1)}"
+    assert message.startswith(f"no valid answer to the send ({other} (a 200 answer, ")
+    assert f"), and reading it back failed (not a valid answer from Close: {other} (" in message
+    assert message.endswith(
+        "; the SMS may have been sent: check it in Close before you run this row again"
+    )
+
+
+def test_a_web_page_answering_an_edit_fails_it_without_a_retry() -> None:
+    script = Script({1: [AsIs(html_page())]})
+    results, _ = send(script, [update(1, EDIT)])
+    assert (results[1].outcome, results[1].attempts, results[1].http_status) == (
+        Outcome.FAILED,
+        1,
+        200,
+    )
+    assert results[1].error_message.startswith("not a valid answer from Close: an HTML page (")
+    assert script.calls[activity_id(1)] == 1
+
+
+def test_a_send_whose_answer_shows_no_send_is_read_back() -> None:
+    script = Shows({"status": "draft"})
+    results, _ = send(script, [update(1, SEND)])
+    assert script.calls[activity_id(1)] == 1, "Close shows the send when read: not repeated"
+    assert (results[1].outcome, results[1].close_status) == (Outcome.UPDATED, "outbox")
+    assert results[1].error_message == (
+        "Close answered the send (200) but it shows status draft, not outbox as asked; "
+        "read back: Close shows it status outbox"
+    )
+
+
+def test_an_edit_whose_answer_shows_another_status_fails_with_what_close_shows() -> None:
+    script = Shows({"status": "scheduled", "date_scheduled": "2029-03-06T09:00:00+00:00"})
+    results, _ = send(script, [update(1, {"status": "draft"})])
+    result = results[1]
+    assert (result.outcome, result.http_status, result.attempts) == (Outcome.FAILED, 200, 1)
+    assert (result.close_status, result.close_date_scheduled) == (
+        "scheduled",
+        "2029-03-06T09:00:00+00:00",
+    )
+    assert result.error_message == (
+        "Close answered 200 but it shows status scheduled, not draft as asked: not updated"
+    )
+
+
+@pytest.mark.parametrize(
+    ("shown", "problem"),
+    [
+        ({"date_scheduled": "2029-03-06T10:00:00+00:00"}, "date_scheduled 2029-03-06T10:00:00"),
+        ({"date_scheduled": None}, "no date_scheduled"),
+        ({"date_scheduled": "soon"}, "date_scheduled soon"),
+        ({"status": "draft"}, "status draft"),
+        ({"status": ["scheduled"]}, "status ['scheduled']"),
+    ],
+)
+def test_a_schedule_is_updated_only_when_close_shows_it_at_that_moment(
+    shown: dict[str, Any], problem: str
+) -> None:
+    body = {"status": "scheduled", "date_scheduled": "2029-03-06T09:00:00+00:00"}
+    script = Shows(shown)
+    results, _ = send(script, [update(2, body)])
+    # Read back, Close shows the schedule as asked (the fake stores it): updated, with why.
+    assert results[2].outcome is Outcome.UPDATED
+    assert results[2].error_message.startswith(
+        f"Close answered the send (200) but it shows {problem}"
+    )
+    assert results[2].error_message.endswith(
+        "; read back: Close shows it scheduled for 2029-03-06T09:00:00+00:00"
+    )
+    assert (script.calls[activity_id(2)], script.reads) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        {"date_scheduled": "2029-03-06T04:00:00-05:00"},
+        {"date_scheduled": "2029-03-06T09:00:00Z"},
+        {"status": "sent"},
+        {"status": "outbox"},
+    ],
+)
+def test_the_same_moment_in_another_offset_and_closes_own_moves_are_updated(
+    shown: dict[str, Any],
+) -> None:
+    body = {"status": "scheduled", "date_scheduled": "2029-03-06T09:00:00+00:00"}
+    results, _ = send(Shows(shown), [update(1, body), update(2, SEND)])
+    assert [results[n].outcome for n in (1, 2)] == [Outcome.UPDATED, Outcome.UPDATED]
+    assert [results[n].error_message for n in (1, 2)] == ["", ""]
+
+
+def test_another_field_shown_otherwise_keeps_updated_with_a_note() -> None:
+    script = Shows({"text": "Close's own text", "remote_phone": "+14155550999"})
+    body = {"text": "fixed", "remote_phone": "+14155550123", "local_phone": "+14155550100"}
+    results, _ = send(script, [update(1, body), update(2, {"template_id": "tmpl_1234"} | EDIT)])
+    assert results[1].outcome is Outcome.UPDATED
+    assert results[1].error_message == (
+        "updated, but Close's answer shows another value than the row for: text, remote_phone"
+    )
+    assert (results[2].outcome, results[2].error_message) == (Outcome.UPDATED, "")
+
+
+@pytest.mark.parametrize(
+    ("access", "what"),
+    [
+        (html_page(), "an HTML page"),
+        (httpx.Response(200, json={"ok": True}), "JSON without Close's `data` list"),
+        (httpx.Response(200, json={"data": [{"id": "x"}], "has_more": False}), "a list holding"),
+        (httpx.Response(302, headers={"Location": "https://login.test/"}), "a redirect to"),
+    ],
+)
+@pytest.mark.parametrize("preflight", [True, False])
+def test_a_first_answer_that_is_not_closes_stops_the_run_before_any_update(
+    access: httpx.Response, what: str, preflight: bool
+) -> None:
+    script = Script(access=access)
+    settings = replace(FAST, preflight=preflight)
+    results, report = send(script, [update(n, SEND) for n in range(3)], settings)
+    assert report.aborted is not None
+    assert report.aborted.startswith(f"https://close.test/api/v1/ answered with {what}")
+    assert ", not Close's API: is --base-url https://api.close.com/api/v1/? (a " in report.aborted
+    assert {r.outcome for r in results.values()} == {Outcome.NOT_ATTEMPTED}
+    assert script.arrivals == []
+    assert script.access_checks == 1
+
+
+@pytest.mark.parametrize("preflight", [True, False])
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_first_answer_that_close_never_gives_to_a_list_stops_the_run(
+    status: int, preflight: bool
+) -> None:
+    script = Script(access=httpx.Response(status, content=b"<html>Not Found</html>"))
+    settings = replace(FAST, preflight=preflight)
+    results, report = send(script, [update(0, SEND)], settings)
+    assert report.aborted == (
+        f"https://close.test/api/v1/ answered {status} to a list of SMS, which Close's API "
+        f"always serves: is --base-url https://api.close.com/api/v1/? ({_reason(status)})"
+    )
+    assert script.arrivals == []
+
+
+def _reason(status: int) -> str:
+    return {404: "Not Found", 405: "Method Not Allowed"}[status]
+
+
+def test_a_later_list_that_is_not_closes_fails_its_sends_without_sending_them() -> None:
+    class SecondPageIsHtml(Script):
+        def _read(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/sms/") and self.access_checks == 1:
+                self.access_checks += 1
+                return html_page()
+            return super()._read(request)
+
+    script = SecondPageIsHtml()
+    updates = [update(n, SEND if n >= 100 else EDIT) for n in range(102)]
+    results, report = send(script, updates)
+    assert report.aborted is None
+    assert results[0].outcome is Outcome.UPDATED
+    assert results[100].outcome is Outcome.FAILED
+    assert results[100].error_message.startswith(
+        "not sent: could not read its state from Close first (not a valid answer from Close: "
+        "an HTML page (a 200 answer, text/html"
+    )
+    assert activity_id(100) not in script.calls
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(429, json={"error": "slow down"}, headers={"Retry-After": "31536000"}),
+        httpx.Response(503, json={"error": "maintenance"}, headers={"Retry-After": "3600"}),
+        httpx.Response(
+            429, headers={"RateLimit": "limit=5, remaining=0, reset=2", "Retry-After": "1"}
+        ),
+    ],
+)
+def test_a_wait_longer_than_the_tool_waits_stops_the_run_in_order(answer: httpx.Response) -> None:
+    script = Script({0: [answer]})
+    settings = replace(FAST, concurrency=1, max_server_wait=1.5)
+    started = time.monotonic()
+    results, report = send(script, [update(n, EDIT) for n in range(3)], settings)
+    assert time.monotonic() - started < 1.0
+    assert report.aborted is not None
+    assert report.aborted.startswith(f"Close answered {answer.status_code} and asked to wait ")
+    assert report.aborted.endswith(
+        "longer than the 1.5 s this tool waits; try the rows not updated again later"
+    )
+    assert [results[n].outcome for n in range(3)] == [Outcome.FAILED] + [Outcome.NOT_ATTEMPTED] * 2
+    assert script.calls[activity_id(0)] == 1
+
+
+def test_a_rate_limit_reset_far_ahead_is_ignored_not_waited_for() -> None:
+    forever = {"RateLimit": "limit=100, remaining=0, reset=1000000000000"}
+    script = Script({n: [httpx.Response(200, headers=forever)] for n in range(3)})
+    started = time.monotonic()
+    results, _ = send(script, [update(n, EDIT) for n in range(3)], replace(FAST, concurrency=1))
+    assert time.monotonic() - started < 1.0
+    assert {r.outcome for r in results.values()} == {Outcome.UPDATED}
+
+
+@pytest.mark.parametrize("status", [500, 501, 599, 999])
+def test_a_send_answered_with_another_server_error_is_read_back_not_failed_blind(
+    status: int,
+) -> None:
+    script = Script({1: [Applied(httpx.Response(status, json={"error": "oops"}))]})
+    results, _ = send(script, [update(1, SEND)])
+    assert script.calls[activity_id(1)] == 1
+    assert (results[1].outcome, results[1].close_status) == (Outcome.UPDATED, "outbox")
+    assert results[1].error_message == (
+        f"no answer to the send (Close answered {status}: oops); read back: Close shows it "
+        "status outbox"
+    )
+
+
+def test_a_send_answered_500_while_still_a_draft_is_repeated_after_the_read_back() -> None:
+    script = Script({1: [httpx.Response(500, json={"error": "oops"})]})
+    results, _ = send(script, [update(1, SEND)])
+    assert (script.calls[activity_id(1)], script.reads) == (2, 1)
+    assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 2)

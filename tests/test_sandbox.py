@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from batch_sms.sandbox.server import Fault, LogEntry, Sandbox, SandboxConfig
+from batch_sms.sandbox import Fault, LogEntry, Sandbox, SandboxConfig
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 TOMORROW = "2030-01-02T10:00:00+00:00"

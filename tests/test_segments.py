@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from batch_sms.checks.segments import GSM7, UCS2, SegmentTally, count_segments, ucs2_warning
-from batch_sms.checks.validation import Update
+from batch_sms.models import Update
 
 EMOJI = "\N{GRINNING FACE}"  # outside the BMP: two UTF-16 code units
 

@@ -10,8 +10,8 @@ import pytest
 
 from batch_sms.files import columns
 from batch_sms.files.rows import ReadOptions, read_table
-from batch_sms.files.tables import open_table_writer
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.files.tables import open_table_writer, permissions_of
+from batch_sms.models import Outcome, RowResult
 from tests.conftest import activity_id, write_results
 
 ROWS = [
@@ -116,3 +116,73 @@ def test_a_written_table_has_the_permissions_of_an_ordinary_file(tmp_path: Path,
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644
+
+
+def test_csv_cells_the_tool_wrote_cannot_run_as_formulas(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    header = ["id", "Notes", "error_message", "close_status", "close_error_message"]
+    with open_table_writer(path, header) as writer:
+        writer.write_row(["acti_1", "=1+1", "=cmd|' /C calc'!A0", "@SUM(A1)", "+1+A1"])
+        writer.write_row(["acti_2", "-2", "-2-A1", " =1", "\tx\x1b[2J"])
+        writer.write_row(["acti_3", "plain", "Close rejected it", "sent", ""])
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        rows = list(csv.reader(stream))[1:]
+    assert rows == [
+        ["acti_1", "=1+1", "'=cmd|' /C calc'!A0", "'@SUM(A1)", "'+1+A1"],
+        ["acti_2", "-2", "'-2-A1", "' =1", "\\tx\\x1b[2J"],
+        ["acti_3", "plain", "Close rejected it", "sent", ""],
+    ]
+
+
+def test_the_columns_to_neutralise_can_be_named(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    with open_table_writer(path, ["a", "error_message"], tool_columns=("a",)) as writer:
+        writer.write_row(["=1", "=2"])
+    assert path.read_text(encoding="utf-8-sig").splitlines()[1] == "'=1,=2"
+
+
+def test_a_neutralised_results_file_reads_back_the_same_on_a_rerun(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id,Notes\nacti_1,=1+1\n", encoding="utf-8")
+    table = read_table(source)
+    result = RowResult(0, Outcome.FAILED, error_message="-boom", close_error_message="=x")
+    first = tmp_path / "first.csv"
+    write_results(table, [result], first)
+    carried = next(read_table(first).rows())
+    assert (carried.cells["error_message"], carried.cells["close_error_message"]) == (
+        "'-boom",
+        "'=x",
+    )
+    assert carried.values[1] == "=1+1"
+    again = RowResult.carried_over(carried)
+    second = tmp_path / "second.csv"
+    write_results(read_table(first), [again], second)
+    assert next(read_table(second).rows()).cells["close_error_message"] == "'=x"
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+@pytest.mark.parametrize("name", ["out.csv", "out.xlsx"])
+def test_a_results_file_takes_the_permissions_it_is_given(tmp_path: Path, name: str) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("id\n")
+    source.chmod(0o600)
+    path = tmp_path / name
+    with open_table_writer(path, ["id"], mode=permissions_of(source)) as writer:
+        writer.write_row(["acti_1"])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX permissions")
+def test_the_umask_still_narrows_the_mode(tmp_path: Path) -> None:
+    path = tmp_path / "out.csv"
+    mask = os.umask(0o077)
+    try:
+        with open_table_writer(path, ["id"], mode=0o755) as writer:
+            writer.write_row(["acti_1"])
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_permissions_of_a_missing_file_are_unknown(tmp_path: Path) -> None:
+    assert permissions_of(tmp_path / "missing.csv") is None

@@ -8,11 +8,11 @@ from click.testing import CliRunner, Result
 
 from batch_sms.checks.segments import ucs2_warning
 from batch_sms.checks.times import parse_quiet_hours
-from batch_sms.checks.validation import Invalid, Kind, Update, ValidationSettings, Validator
+from batch_sms.checks.validation import ValidationSettings, Validator
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
-from batch_sms.files.rows import SourceRow
-from batch_sms.sandbox.server import Sandbox
+from batch_sms.models import Invalid, Kind, SourceRow, Update
+from batch_sms.sandbox import Sandbox
 from tests.conftest import NOW, WriteCsv, activity_id, read_csv
 
 ID = activity_id(1)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from batch_sms.checks.validation import Update
+from batch_sms.models import Update
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"

@@ -9,84 +9,24 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from batch_sms import rules
-from batch_sms.checks import phones, times
+from batch_sms.checks import phones, times, traps
 from batch_sms.checks.phones import PhoneError
 from batch_sms.checks.segments import SegmentCount, count_segments, ucs2_warning
 from batch_sms.checks.times import QuietHours, TimeError
 from batch_sms.files import columns
-from batch_sms.files.rows import SourceRow
+from batch_sms.files.quoting import quote
+from batch_sms.models import Invalid, Problem, SourceRow, Unchanged, Update
 
 ACTIVITY_ID = re.compile(r"^acti_[0-9A-Za-z]{10,64}$")
 _OBJECT_ID = re.compile(r"^[a-z]+_[0-9A-Za-z]{4,64}$")
 _PHONE_COLUMNS = ("local_phone", "remote_phone")
 _TIME_COLUMNS = ("date_scheduled", "activity_at")
-
-
-class Kind(StrEnum):
-    """What an update does to the SMS, as the user will want it summarized."""
-
-    SEND_NOW = "send_now"
-    SCHEDULE = "schedule"
-    EDIT = "edit"
-
-
-@dataclass(frozen=True)
-class Update:
-    """A valid row: the activity to update and the JSON body of its PUT."""
-
-    index: int
-    number: int
-    activity_id: str
-    body: dict[str, Any] = field(hash=False)
-    uncertain: bool = False
-    """An earlier run may have sent this row already: Close must be asked before it is sent."""
-    segments: int | None = None
-    """SMS segments of the text, when the row has one."""
-    warnings: tuple[str, ...] = ()
-    """Things worth knowing that do not stop the row, like a character that doubles its cost."""
-
-    @property
-    def kind(self) -> Kind:
-        status = self.body.get("status")
-        if status == "outbox":
-            return Kind.SEND_NOW
-        if status == "scheduled":
-            return Kind.SCHEDULE
-        return Kind.EDIT
-
-    @property
-    def sends(self) -> bool:
-        """True when Close sends an SMS because of this update: it must never be repeated."""
-        return self.body.get("status") in rules.SENDING_STATUSES
-
-
-@dataclass(frozen=True)
-class Problem:
-    column: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Invalid:
-    """A row that will not be sent, with everything wrong with it."""
-
-    index: int
-    number: int
-    activity_id: str
-    problems: tuple[Problem, ...]
-
-    def describe(self, header: Callable[[str], str] = str) -> str:
-        """The problems as one line, each led by the column as the user's file names it."""
-        return "; ".join(
-            f"{header(p.column)}: {p.message}" if p.column else p.message for p in self.problems
-        )
 
 
 class CellError(ValueError):
@@ -105,6 +45,9 @@ class ValidationSettings:
     """A strptime format accepted besides ISO 8601."""
     quiet_hours: QuietHours | None = None
     max_segments: int | None = None
+    allow_placeholders: bool = False
+    """Send texts that hold {{...}}, {first_name}, <<...>> or [FIRST NAME]: by default they
+    are taken for a mail merge left unfilled."""
 
 
 DEFAULT_SETTINGS = ValidationSettings()
@@ -121,9 +64,13 @@ class Validator:
         self._first_row_of: dict[str, int] = {}
         self._checks = _cell_checks(settings)
 
-    def validate(self, row: SourceRow) -> Update | Invalid:
-        problems: list[Problem] = []
+    def validate(self, row: SourceRow) -> Update | Invalid | Unchanged:
+        # A cell the file could not give as text (a formula never calculated) reads as empty:
+        # the row must not be sent as if it were.
+        problems = [Problem(column, message) for column, message in row.cell_problems.items()]
         self._check_id(row, problems)
+        if row.exported and not problems and not _fills_any(row.cells):
+            return Unchanged(row.index, row.number, row.activity_id)
         body = self._check_cells(row.cells, problems)
         problems.extend(_check_combination(row.cells, body, self.now))
         problems.extend(self._check_quiet_hours(row.cells, body))
@@ -142,6 +89,10 @@ class Validator:
         body: dict[str, Any] = {}
         for column, value in cells.items():
             if value and column in self._checks:
+                error = traps.excel_error(value)
+                if error is not None:
+                    problems.append(Problem(column, _excel_error(error)))
+                    continue
                 try:
                     body[column] = self._checks[column](value)
                 except (CellError, PhoneError, TimeError) as error:
@@ -195,14 +146,20 @@ class Validator:
 
     def _check_id(self, row: SourceRow, problems: list[Problem]) -> None:
         activity_id = row.activity_id
+        if columns.ID in row.cell_problems:
+            return
         if not activity_id:
             problems.append(Problem(columns.ID, "is empty; every row needs its SMS activity id"))
+            return
+        error = traps.excel_error(activity_id)
+        if error is not None:
+            problems.append(Problem(columns.ID, _excel_error(error)))
             return
         if not ACTIVITY_ID.match(activity_id):
             problems.append(
                 Problem(
                     columns.ID,
-                    f"'{activity_id}' is not a Close SMS activity id "
+                    f"{quote(activity_id)} is not a Close SMS activity id "
                     "(acti_ followed by letters and digits)",
                 )
             )
@@ -242,14 +199,16 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
     problems: list[Problem] = []
     status = cells.get("status", "").lower()
     scheduled_at = body.get("date_scheduled")
-    if status == "scheduled" and not cells.get("date_scheduled"):
-        problems.append(Problem("date_scheduled", "is required when status is scheduled"))
-    if cells.get("date_scheduled") and status != "scheduled":
-        shown = f"'{status}'" if status else "empty"
+    for needing, column in rules.STATUS_NEEDS_FIELD.items():
+        if status == needing and not cells.get(column):
+            problems.append(Problem(column, f"is required when status is {needing}"))
+    time_status = rules.FIELD_NEEDS_STATUS["date_scheduled"]
+    if cells.get("date_scheduled") and status != time_status:
+        shown = quote(status) if status else "empty"
         problems.append(
             Problem(
                 "date_scheduled",
-                f"is only used with status scheduled (this row's status is {shown})",
+                f"is only used with status {time_status} (this row's status is {shown})",
             )
         )
     if scheduled_at is not None and datetime.fromisoformat(scheduled_at) <= now:
@@ -259,11 +218,13 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
                 f"{scheduled_at} is in the past (now is {now.isoformat(timespec='seconds')})",
             )
         )
-    if cells.get("send_in") and status != "outbox":
-        problems.append(Problem("send_in", "only delays a send: use it with status outbox"))
+    delay_status = rules.FIELD_NEEDS_STATUS["send_in"]
+    if cells.get("send_in") and status != delay_status:
+        message = f"only delays a send: use it with status {delay_status}"
+        problems.append(Problem("send_in", message))
     if cells.get("text") and cells.get("template_id"):
         problems.append(Problem("template_id", "give either text or template_id, not both"))
-    if not any(cells.get(column) for column in columns.FIELDS):
+    if not _fills_any(cells):
         problems.append(
             Problem(
                 None,
@@ -275,14 +236,25 @@ def _check_combination(cells: dict[str, str], body: dict[str, Any], now: datetim
     return problems
 
 
+def _excel_error(code: str) -> str:
+    return (
+        f"is {code}, an error value from the spreadsheet: {code} is {traps.EXCEL_ERRORS[code]}. "
+        "Fix it in the spreadsheet and save the file again"
+    )
+
+
+def _fills_any(cells: dict[str, str]) -> bool:
+    return any(cells.get(column) for column in columns.FIELDS)
+
+
 def _status(value: str) -> str:
     status = value.lower()
     if status in rules.UPDATE_STATUSES:
         return status
     allowed = "draft, scheduled (send later) or outbox (send now)"
     if status in rules.STATUSES:
-        raise CellError(f"'{value}' cannot be set by an update; Close allows only {allowed}")
-    raise CellError(f"'{value}' is not a status; use {allowed}")
+        raise CellError(f"{quote(value)} cannot be set by an update; Close allows only {allowed}")
+    raise CellError(f"{quote(value)} is not a status; use {allowed}")
 
 
 def _moment(settings: ValidationSettings) -> Callable[[str], str]:
@@ -299,18 +271,34 @@ def _phone(settings: ValidationSettings) -> Callable[[str], str]:
     return check
 
 
-def _text(value: str) -> str:
-    if len(value) > rules.MAX_TEXT_LENGTH:
-        raise CellError(
-            f"is {len(value)} characters long; Close's limit is {rules.MAX_TEXT_LENGTH}"
-        )
-    return value
+def _text(settings: ValidationSettings) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if len(value) > rules.MAX_TEXT_LENGTH:
+            raise CellError(
+                f"is {len(value)} characters long; Close's limit is {rules.MAX_TEXT_LENGTH}"
+            )
+        control = traps.control_character(value)
+        if control is not None:
+            position, char = control
+            raise CellError(
+                f"holds a control character U+{ord(char):04X} at position {position}, which "
+                "has no place in an SMS; delete it"
+            )
+        found = None if settings.allow_placeholders else traps.placeholder(value)
+        if found is not None:
+            raise CellError(
+                f"still holds the placeholder {quote(found)}, which a mail merge should have "
+                "filled in; fill it in, or pass --allow-placeholders to send it as it is"
+            )
+        return value
+
+    return check
 
 
 def _object_id(prefix: str) -> Callable[[str], str]:
     def check(value: str) -> str:
         if not _OBJECT_ID.match(value) or not value.startswith(prefix):
-            raise CellError(f"'{value}' is not a Close id (they look like {prefix}...)")
+            raise CellError(f"{quote(value)} is not a Close id (they look like {prefix}...)")
         return value
 
     return check
@@ -318,14 +306,14 @@ def _object_id(prefix: str) -> Callable[[str], str]:
 
 def _template_id(value: str) -> str:
     if not _OBJECT_ID.match(value):
-        raise CellError(f"'{value}' is not a Close template id (they look like tmpl_...)")
+        raise CellError(f"{quote(value)} is not a Close template id (they look like tmpl_...)")
     return value
 
 
 def _send_in(value: str) -> int:
     if not value.isdigit() or int(value) > rules.MAX_SEND_IN_SECONDS:
         raise CellError(
-            f"'{value}' is not a whole number of seconds from 0 to {rules.MAX_SEND_IN_SECONDS}"
+            f"{quote(value)} is not a whole number of seconds from 0 to {rules.MAX_SEND_IN_SECONDS}"
         )
     return int(value)
 
@@ -346,21 +334,22 @@ def _attachments(value: str) -> list[dict[str, str]]:
 
 def _check_attachment(position: int, item: object) -> None:
     if not isinstance(item, dict):
-        raise CellError(f"item {position} is not an object with content_type, filename and url")
-    missing = [key for key in ("content_type", "filename", "url") if not item.get(key)]
+        *first, last = rules.ATTACHMENT_KEYS
+        keys = f"{', '.join(first)} and {last}"
+        raise CellError(f"item {position} is not an object with {keys}")
+    missing = [key for key in rules.ATTACHMENT_KEYS if not item.get(key)]
     if missing:
         raise CellError(f"item {position} lacks {', '.join(missing)}")
     if item["content_type"] not in rules.ATTACHMENT_CONTENT_TYPES:
         raise CellError(
-            f"item {position} has content_type '{item['content_type']}', which Close does not "
-            "accept for SMS (image/jpeg, image/png, application/pdf, video/mp4, ...)"
+            f"item {position} has content_type {quote(str(item['content_type']))}, which Close "
+            "does not accept for SMS (image/jpeg, image/png, application/pdf, video/mp4, ...)"
         )
     if not str(item["url"]).startswith(("https://", "http://")):
-        raise CellError(f"item {position} has a url that is not http(s): '{item['url']}'")
+        raise CellError(f"item {position} has a url that is not http(s): {quote(str(item['url']))}")
 
 
 _CELL_CHECKS: dict[str, Callable[[str], Any]] = {
-    "text": _text,
     "status": _status,
     "template_id": _template_id,
     "contact_id": _object_id("cont_"),
@@ -374,6 +363,7 @@ _CELL_CHECKS: dict[str, Callable[[str], Any]] = {
 def _cell_checks(settings: ValidationSettings) -> dict[str, Callable[[str], Any]]:
     """Every column's check; phones and times depend on how the user said to read them."""
     checks = dict(_CELL_CHECKS)
+    checks["text"] = _text(settings)
     checks.update(dict.fromkeys(_PHONE_COLUMNS, _phone(settings)))
     checks.update(dict.fromkeys(_TIME_COLUMNS, _moment(settings)))
     return checks

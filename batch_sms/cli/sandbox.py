@@ -8,12 +8,14 @@ from pathlib import Path
 import click
 
 from batch_sms.cli.options import input_options, parsed
-from batch_sms.cli.run import _note_warnings, _read_input, _rows
+from batch_sms.cli.status import fail_on_errors
 from batch_sms.close.pacing import RateCap, parse_rate_cap
-from batch_sms.files.rows import (
-    ReadOptions,
-)
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.files.rows import ReadOptions, read_table
+from batch_sms.sandbox import DEMO_SMS, Fault, Sandbox, SandboxConfig, seed_demo
+from batch_sms.sandbox.config import MISSING_MARK
+
+# Faults that make sense on every request; the others are injected per SMS by the tests.
+EVERY_REQUEST_FAULTS = (Fault.HTML_PAGE, Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED)
 
 
 def parse_latency_step(value: str) -> tuple[float, float]:
@@ -82,10 +84,34 @@ def parse_latency_step(value: str) -> tuple[float, float]:
     help="Share of requests answered 503 Service Unavailable.",
 )
 @click.option(
+    "--fault",
+    type=click.Choice([fault.value for fault in EVERY_REQUEST_FAULTS]),
+    help="Answer every request wrongly on purpose: html_page (a web page with status 200, as "
+    "a captive portal or a wrong --base-url would give), unavailable (503), bad_gateway (502) "
+    "or rate_limited (429). Nothing is applied. Default: none, answer as Close.",
+)
+@click.option(
     "--any-id",
     is_flag=True,
-    help="Every id exists as a draft, no INPUT needed (except ids containing 'missing'). "
+    help=f"Every id exists as a draft, no INPUT needed (except ids containing '{MISSING_MARK}'). "
     "Default: only the INPUT files' ids.",
+)
+@click.option(
+    "--seed-demo",
+    "demo",
+    metavar="N",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Add N made-up SMS: several users, leads with several SMS, every status, creation "
+    f"times spread over weeks; the same every time (`export --sandbox` has {DEMO_SMS}).",
+)
+@click.option(
+    "--max-skip",
+    type=click.IntRange(0),
+    default=SandboxConfig.max_skip,
+    show_default=True,
+    help="The deepest _skip the list endpoint accepts; past it, 400, as Close caps it.",
 )
 @input_options
 def sandbox_command(
@@ -97,10 +123,14 @@ def sandbox_command(
     latency_steps: tuple[tuple[float, float], ...],
     no_rate_limit_headers: bool,
     fail_rate: float,
+    fault: str | None,
     any_id: bool,
+    demo: int,
+    max_skip: int,
     sheet: str | None,
     encoding: str | None,
     column_map: tuple[tuple[str, str], ...],
+    header_row: int | None,
 ) -> None:
     """Run the built-in stand-in for Close's SMS API in the foreground, until Ctrl-C.
 
@@ -111,8 +141,12 @@ def sandbox_command(
 
         batch-sms sandbox samples/campaign.csv --rate-limit 40/1
 
+        batch-sms sandbox --seed-demo 50000 --any-id
+
         batch-sms run samples/campaign.csv --yes --api-key sandbox_api_key \\
             --base-url http://127.0.0.1:8765/api/v1/
+
+        batch-sms sandbox --any-id --fault html_page
     """
     config = SandboxConfig(
         rate_limit=rate_limit.requests if rate_limit else None,
@@ -124,12 +158,18 @@ def sandbox_command(
         fail_rate=fail_rate,
         keep_log=False,
         any_id=any_id,
+        max_skip=max_skip,
+        fault=Fault(fault) if fault else None,
     )
     server = Sandbox(config, port=port)
-    for path in seed_files:
-        table = _read_input(path, ReadOptions(sheet, encoding, column_map))
-        _note_warnings(table)
-        server.seed_drafts(row.activity_id for row in _rows(table))
+    seed_demo(server.model, demo)
+    with fail_on_errors():
+        for path in seed_files:
+            read_options = ReadOptions(sheet, encoding, column_map, header_row=header_row)
+            table = read_table(path, read_options)
+            for warning in table.warnings:
+                click.echo(f"Note: {warning}", err=True)
+            server.seed_drafts(row.activity_id for row in table.rows())
     try:
         server.start()
     except OSError as error:

@@ -100,6 +100,7 @@ class _Window:
 
     limit: int | None = None
     length: float = 0.0  # the longest `reset` seen: the window's length, as far as it shows
+    answered: bool = False  # an answer came from this group: whether it has a budget is known
     budget: int | None = None  # starts left in the current window; None: unknown
     ends: float = -math.inf  # the end of the current window
     # Once a window has ended by the clock, the next one is taken to be open, with the whole
@@ -198,6 +199,7 @@ class Pacer:
         """Take in the answer to request `ticket` (whatever its status), and its `RateLimit`
         header if it has one."""
         window = self._windows[ticket.group]
+        window.answered = True
         if rate_limit is not None:
             self._learn(window, rate_limit, ticket)
         self.control.answered(ticket.mark, self._clock(), self._pace(window))
@@ -269,6 +271,8 @@ class Pacer:
 
     def _held(self, window: _Window, now: float) -> float:
         """Tell the controller; returns when to look again if nothing happens meanwhile."""
+        if not window.answered:
+            return math.inf  # its budget may be tight: the first answer will tell
         pace = self._pace(window)
         if pace is None:
             known = [p for w in self._windows.values() if (p := self._pace(w)) is not None]

@@ -6,28 +6,35 @@ import difflib
 import re
 from collections.abc import Sequence
 
+from batch_sms import rules
+
 ID = "id"
 
 # Fields of an SMS activity that a row may change. Each is sent only when its cell is not empty.
-FIELDS = (
-    "text",
-    "status",
-    "date_scheduled",
-    "template_id",
-    "local_phone",
-    "remote_phone",
-    "contact_id",
-    "lead_id",
-    "user_id",
-    "activity_at",
-    "attachments",
-    "send_in",
+FIELDS = rules.UPDATE_FIELDS
+
+# Columns that `batch-sms export` writes beside the ones to fill in, to show what Close has
+# today and whom each SMS is for. A file that has them is an exported file: they are
+# recognized and never sent, and a row whose fields are all left empty is skipped, not invalid.
+CONTEXT = (
+    "lead_url",
+    "current_remote_phone",
+    "current_status",
+    "current_date_scheduled",
+    "current_text",
+    "current_local_phone",
+    "current_user_name",
+    "current_user_id",
+    "current_lead_id",
+    "current_contact_id",
+    "current_date_created",
 )
 
 # Columns that batch-sms appends to the results. A results file fed back as input has them
 # already: they are recognized, read for the previous outcome, and replaced rather than sent.
 RESULTS = (
     "outcome",
+    "evidence",
     "error_message",
     "http_status",
     "attempts",
@@ -36,6 +43,7 @@ RESULTS = (
     "close_date_sent",
     "close_error_message",
     "segments",
+    "recipient_e164",
 )
 
 _SEPARATORS = re.compile(r"[\s\-_.]+")

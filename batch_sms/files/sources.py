@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-import openpyxl
 import pandas as pd
-import python_calamine
-from openpyxl.styles.numbers import is_datetime
 
-OPENPYXL_SUFFIXES = {".xlsx", ".xlsm"}
-CALAMINE_SUFFIXES = {".xls", ".xlsb", ".ods"}
-SPREADSHEET_SUFFIXES = OPENPYXL_SUFFIXES | CALAMINE_SUFFIXES
+from batch_sms.files.quoting import quote
+from batch_sms.files.records import InputError, Record
+from batch_sms.files.workbooks import (
+    CALAMINE_SUFFIXES,
+    OPENPYXL_SUFFIXES,
+    SPREADSHEET_SUFFIXES,
+    CalamineSource,
+    XlsxSource,
+    cell_text,
+)
+
+__all__ = ["InputError", "Record", "Source", "cell_text", "ignored_options", "open_source"]
 
 # Enough lines of any sane CSV file to tell its delimiter, little enough to read at once.
 SNIFF_BYTES = 64 * 1024
@@ -33,25 +38,46 @@ _DELIMITER_NAMES = {";": "semicolons", "\t": "tabs"}
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-class InputError(Exception):
-    """The input file cannot be used as it is; the message says why and how to fix it."""
+# A byte-order mark says how a text file is encoded; it is read, never guessed. UTF-32's marks
+# come first: they begin with UTF-16's.
+_BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_ZIP_MAGIC = b"PK\x03\x04"
+_TEXT_CONTROLS = b"\t\n\r"
 
 
 class Source(Protocol):
     @property
     def header(self) -> tuple[str, ...]:
-        """The first row as written in the file (a spreadsheet's empty cells as "")."""
+        """The header row as written in the file (a spreadsheet's empty cells as ""); empty
+        when the file has no such row."""
         ...
 
     @property
     def warnings(self) -> tuple[str, ...]: ...
 
-    def records(self) -> Iterator[Sequence[str]]:
-        """The rows after the header, from the start of the file, each cell as text."""
+    def records(self) -> Iterator[Record]:
+        """The rows after the header, from the start of the file, each cell as text. A
+        spreadsheet leaves out rows that its file does not hold: the numbers tell."""
+        ...
+
+    def top_rows(self, count: int) -> list[Sequence[str]]:
+        """The first `count` rows of the sheet, to tell where its header is."""
         ...
 
 
-def open_source(path: Path, sheet: str | None, encoding: str | None, chunk_rows: int) -> Source:
+def open_source(
+    path: Path,
+    sheet: str | None,
+    encoding: str | None,
+    chunk_rows: int,
+    header_row: int = 1,
+) -> Source:
     """Open the input for reading: reads the header, not the rows."""
     suffix = path.suffix.lower()
     if not path.exists():
@@ -59,10 +85,10 @@ def open_source(path: Path, sheet: str | None, encoding: str | None, chunk_rows:
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a CSV or spreadsheet file.")
     if suffix in OPENPYXL_SUFFIXES:
-        return XlsxSource.open(path, sheet)
+        return XlsxSource.open(path, sheet, header_row)
     if suffix in CALAMINE_SUFFIXES:
-        return CalamineSource.open(path, sheet)
-    return CsvSource.open(path, encoding, chunk_rows)
+        return CalamineSource.open(path, sheet, header_row)
+    return CsvSource.open(path, encoding, chunk_rows, header_row)
 
 
 def ignored_options(path: Path, sheet: str | None, encoding: str | None) -> tuple[str, ...]:
@@ -87,18 +113,21 @@ class CsvSource:
     header: tuple[str, ...]
     chunk_rows: int
     warnings: tuple[str, ...] = ()
+    header_row: int = 1
 
     @classmethod
-    def open(cls, path: Path, encoding: str | None, chunk_rows: int) -> CsvSource:
-        codec = _codec(path, encoding)
-        delimiter = _sniff_delimiter(_sample(path, codec, encoding))
-        header = _csv_header(path, codec, delimiter)
-        warnings: tuple[str, ...] = ()
+    def open(
+        cls, path: Path, encoding: str | None, chunk_rows: int, header_row: int = 1
+    ) -> CsvSource:
+        codec, notes = _codec(path, encoding)
+        delimiter = _sniff_delimiter(_sample(path, codec))
+        header = _csv_header(path, codec, delimiter, header_row)
         if delimiter in _DELIMITER_NAMES:
-            warnings = (f"{path.name}: cells are separated by {_DELIMITER_NAMES[delimiter]}.",)
-        return cls(path, codec, delimiter, header, chunk_rows, warnings)
+            notes += (f"{path.name}: cells are separated by {_DELIMITER_NAMES[delimiter]}.",)
+        return cls(path, codec, delimiter, header, chunk_rows, notes, header_row)
 
-    def records(self) -> Iterator[Sequence[str]]:
+    def records(self) -> Iterator[Record]:
+        number = self.header_row + 1
         try:
             with pd.read_csv(
                 self.path,
@@ -106,6 +135,7 @@ class CsvSource:
                 # Positions, not the headers: "id,text,," has two empty ones, which pandas
                 # refuses as names; rows.py knows the headers.
                 names=list(range(len(self.header))),
+                skiprows=self.header_row - 1,
                 header=0,
                 index_col=False,
                 dtype=str,
@@ -118,27 +148,59 @@ class CsvSource:
                 chunksize=self.chunk_rows,
             ) as reader:
                 for chunk in reader:
-                    yield from chunk.itertuples(index=False, name=None)
+                    for values in chunk.itertuples(index=False, name=None):
+                        yield Record(number, values)
+                        number += 1
         except UnicodeDecodeError:
             raise InputError(_undecodable(self.path, self.encoding)) from None
         except pd.errors.ParserError as error:
             raise InputError(_malformed(self.path, error)) from None
 
+    def top_rows(self, count: int) -> list[Sequence[str]]:
+        try:
+            with self.path.open(encoding=self.encoding, newline="") as stream:
+                return list(itertools.islice(csv.reader(stream, delimiter=self.delimiter), count))
+        except (csv.Error, UnicodeDecodeError):
+            return []
 
-def _codec(path: Path, encoding: str | None) -> str:
-    """The codec to read with. UTF-8 is read as utf-8-sig: Excel's "CSV UTF-8" starts with a
-    byte-order mark, which must not end up in the first header."""
+
+def _codec(path: Path, encoding: str | None) -> tuple[str, tuple[str, ...]]:
+    """The codec to read with, and a note when the file's byte-order mark overrides --encoding.
+    UTF-8 is read as utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which must
+    not end up in the first header."""
     try:
         name = codecs.lookup(encoding or "utf-8").name
     except LookupError:
         raise InputError(
-            f"{path}: '{encoding}' is not a text encoding batch-sms knows; "
+            f"{path}: {quote(encoding or '')} is not a text encoding batch-sms knows; "
             "try utf-8, cp1252 or latin-1."
         ) from None
-    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+    marked = _byte_order_mark(path)
+    if marked is None:
+        return ("utf-8-sig" if name in ("utf-8", "utf-8-sig") else name), ()
+    codec, family = marked
+    if encoding is None or name.replace("-", "").startswith(family.lower().replace("-", "")):
+        return codec, ()
+    return codec, (
+        f"--encoding {encoding} ignored: the file starts with a {family} byte-order "
+        "mark, which says how it is encoded.",
+    )
 
 
-def _sample(path: Path, codec: str, encoding: str | None) -> str:
+def _byte_order_mark(path: Path) -> tuple[str, str] | None:
+    """The codec and name of the encoding that the file's byte-order mark names, if any."""
+    try:
+        with path.open("rb") as stream:
+            start = stream.read(4)
+    except PermissionError:
+        raise InputError(f"{path}: cannot be read (permission denied).") from None
+    for mark, codec, family in _BYTE_ORDER_MARKS:
+        if start.startswith(mark):
+            return codec, family
+    return None
+
+
+def _sample(path: Path, codec: str) -> str:
     """The first lines of the file as text; bad bytes in them are reported at once."""
     try:
         with path.open("rb") as stream:
@@ -149,7 +211,7 @@ def _sample(path: Path, codec: str, encoding: str | None) -> str:
     try:
         text = codecs.getincrementaldecoder(codec)().decode(start, final=complete)
     except UnicodeDecodeError:
-        raise InputError(_undecodable(path, codec, encoding)) from None
+        raise InputError(_undecodable(path, codec)) from None
     # The last line of a cut sample is likely cut too, and would mislead the sniffer.
     return text if complete else text[: text.rfind("\n") + 1] or text
 
@@ -164,35 +226,84 @@ def _sniff_delimiter(sample: str) -> str:
         return ","
 
 
-def _csv_header(path: Path, codec: str, delimiter: str) -> tuple[str, ...]:
-    with path.open(encoding=codec, newline="") as stream:
-        header = next(csv.reader(stream, delimiter=delimiter), None)
-    if header is None:
+def _csv_header(path: Path, codec: str, delimiter: str, header_row: int) -> tuple[str, ...]:
+    try:
+        with path.open(encoding=codec, newline="") as stream:
+            rows = csv.reader(stream, delimiter=delimiter)
+            header = next(itertools.islice(rows, header_row - 1, None), None)
+            first = next(rows, None)
+            _refuse_lost_cells(path, header or [], first, rows.line_num)
+    except csv.Error as error:
+        raise InputError(f"{path}: is not a well-formed CSV file: {error}.") from None
+    if header is None and header_row == 1:
         raise InputError(f"{path}: is empty; it needs a header row with an 'id' column.")
-    return tuple(header)
+    return tuple(header or ())
 
 
-def _undecodable(path: Path, codec: str, encoding: str | None = None) -> str:
-    where = _first_undecodable(path, codec)
-    if codec == "utf-8-sig":
+def _refuse_lost_cells(
+    path: Path, header: Sequence[str], first: Sequence[str] | None, line: int
+) -> None:
+    """pandas refuses a row with more cells than the header, except the first one, whose extra
+    cells it drops with a mere warning: "Hi there, see you" unquoted would be sent as "Hi
+    there"."""
+    if first is None or len(first) <= len(header):
+        return
+    raise InputError(
+        f"{path}: line {line} has {len(first)} cells but the header has {len(header)}. "
+        "A cell with the delimiter in it must be in double quotes."
+    )
+
+
+def _undecodable(path: Path, codec: str) -> str:
+    where, line = _first_undecodable(path, codec)
+    if codec != "utf-8-sig":
+        return f"{path}: cannot be read as {codec} ({where}); check --encoding."
+    return f"{path}: is not UTF-8 text ({where}). {_encoding_advice(line)}"
+
+
+def _encoding_advice(line: bytes) -> str:
+    """What to do about a file that is not UTF-8, from the bytes of the line that is not:
+    --encoding cp1252 only where they read as cp1252 text (Excel's CSV on Windows)."""
+    if line.startswith(_ZIP_MAGIC):
         return (
-            f"{path}: is not UTF-8 text ({where}). Save it as 'CSV UTF-8' and try again, "
-            "or pass --encoding cp1252 if it was saved by Excel on Windows."
+            "It looks like a spreadsheet (a zip file) with the wrong name: give it its own "
+            "extension, like .xlsx."
         )
-    return f"{path}: cannot be read as {encoding or codec} ({where}); check --encoding."
+    if b"\x00" in line:
+        return (
+            "It holds NUL bytes, like UTF-16 text without a byte-order mark (Excel's "
+            "'Unicode Text'): try --encoding utf-16-le, or save it as 'CSV UTF-8'."
+        )
+    if _reads_as_cp1252(line):
+        return (
+            "Save it as 'CSV UTF-8' and try again, or pass --encoding cp1252 if it was saved "
+            "by Excel on Windows."
+        )
+    return "Save it as 'CSV UTF-8' and try again, or pass --encoding with its encoding."
 
 
-def _first_undecodable(path: Path, codec: str) -> str:
-    """Where the first byte that cannot be decoded is, line by line so that memory stays small
-    (the decoder's own offset is relative to the block it was reading)."""
+def _reads_as_cp1252(line: bytes) -> bool:
+    """True when the bytes are cp1252 text: every byte one cp1252 defines (0x81, 0x8d, 0x8f,
+    0x90 and 0x9d are not), and no control character but tab and line ends."""
+    try:
+        line.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return not any(byte < 0x20 and byte not in _TEXT_CONTROLS for byte in line)
+
+
+def _first_undecodable(path: Path, codec: str) -> tuple[str, bytes]:
+    """Where the first byte that cannot be decoded is, and its line's bytes, read line by line
+    so that memory stays small (the decoder's own offset is relative to the block it was
+    reading)."""
     decoder = codecs.getincrementaldecoder(codec)()
     with path.open("rb") as stream:
         for number, line in enumerate(stream, start=1):
             try:
                 decoder.decode(line)
             except UnicodeDecodeError as error:
-                return f"byte 0x{error.object[error.start]:02x} on line {number}"
-    return "undecodable bytes at its end"
+                return f"byte 0x{error.object[error.start]:02x} on line {number}", line
+    return "undecodable bytes at its end", b""
 
 
 def _malformed(path: Path, error: pd.errors.ParserError) -> str:
@@ -204,150 +315,3 @@ def _malformed(path: Path, error: pd.errors.ParserError) -> str:
         f"{path}: line {line} has {saw} cells but the header has {expected}. "
         "A cell with the delimiter in it must be in double quotes."
     )
-
-
-# --- Spreadsheets ------------------------------------------------------------------------------
-
-
-def cell_text(value: object, number_format: str | None = None) -> str:
-    """A spreadsheet cell as the text the user sees, without the spreadsheet's guesses: a
-    phone stored as a number keeps its digits, a time is a local time without offset."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, datetime):
-        return _datetime_text(value, number_format)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, time):
-        return _time_text(value)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _datetime_text(value: datetime, number_format: str | None) -> str:
-    # Excel stores times as fractions of a day: 09:00 may come back a microsecond short.
-    value = (value + timedelta(microseconds=500_000)).replace(microsecond=0)
-    if number_format and is_datetime(number_format) == "date" and value.time() == time(0):
-        return value.date().isoformat()
-    return f"{value.date().isoformat()} {_time_text(value.time())}"
-
-
-def _time_text(value: time) -> str:
-    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
-
-
-@dataclass(frozen=True)
-class XlsxSource:
-    """An .xlsx workbook, streamed with openpyxl's read-only mode: memory stays small however
-    many rows the sheet has."""
-
-    path: Path
-    sheet: str
-    header: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    @classmethod
-    def open(cls, path: Path, sheet: str | None) -> XlsxSource:
-        workbook = _load_xlsx(path)
-        try:
-            name = _choose_sheet(path, workbook.sheetnames, sheet)
-            first = next(_xlsx_sheet(workbook, name).iter_rows(max_row=1), ())
-            header = tuple(cell_text(cell.value) for cell in first)
-        finally:
-            workbook.close()
-        return cls(path, name, _require_header(path, name, header))
-
-    def records(self) -> Iterator[Sequence[str]]:
-        workbook = _load_xlsx(self.path)
-        try:
-            for row in _xlsx_sheet(workbook, self.sheet).iter_rows(min_row=2):
-                yield [cell_text(cell.value, getattr(cell, "number_format", None)) for cell in row]
-        finally:
-            workbook.close()
-
-
-def _xlsx_sheet(workbook: Any, name: str) -> Any:
-    sheet = workbook[name]
-    # Some programs write a wrong sheet size, which would cut rows short in read-only mode.
-    sheet.reset_dimensions()
-    return sheet
-
-
-def _load_xlsx(path: Path) -> Any:
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except PermissionError:
-        raise InputError(f"{path}: cannot be read (permission denied).") from None
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError):
-        raise InputError(_not_a_workbook(path)) from None
-
-
-@dataclass(frozen=True)
-class CalamineSource:
-    """An .xls, .xlsb or .ods workbook, read with calamine. Unlike .xlsx it is read whole on
-    each pass: these formats are rarely large (.xls holds at most 65,536 rows)."""
-
-    path: Path
-    sheet: str
-    header: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    @classmethod
-    def open(cls, path: Path, sheet: str | None) -> CalamineSource:
-        with _load_calamine(path) as workbook:
-            name = _choose_sheet(path, workbook.sheet_names, sheet)
-            first = next(iter(_calamine_rows(workbook, name)), [])
-        header = tuple(cell_text(value) for value in first)
-        return cls(path, name, _require_header(path, name, header))
-
-    def records(self) -> Iterator[Sequence[str]]:
-        with _load_calamine(self.path) as workbook:
-            rows = _calamine_rows(workbook, self.sheet)
-        for row in rows[1:]:
-            yield [cell_text(value) for value in row]
-
-
-def _calamine_rows(workbook: Any, sheet: str) -> list[list[Any]]:
-    # Without skip_empty_area=False, calamine drops empty leading rows and columns, which
-    # would shift the row numbers and the columns under their headers.
-    rows: list[list[Any]] = workbook.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-    return rows
-
-
-def _load_calamine(path: Path) -> Any:
-    try:
-        return python_calamine.CalamineWorkbook.from_path(str(path))
-    except PermissionError:
-        raise InputError(f"{path}: cannot be read (permission denied).") from None
-    except Exception:  # calamine raises its own errors and plain ones for damaged files
-        raise InputError(_not_a_workbook(path)) from None
-
-
-def _not_a_workbook(path: Path) -> str:
-    return (
-        f"{path}: is not a {path.suffix.lower()} spreadsheet, or it is damaged; open it in "
-        "your spreadsheet program and save it again."
-    )
-
-
-def _choose_sheet(path: Path, names: Sequence[str], wanted: str | None) -> str:
-    if not names:
-        raise InputError(f"{path}: has no sheets.")
-    if wanted is None:
-        return names[0]
-    if wanted in names:
-        return wanted
-    listed = ", ".join(f"'{name}'" for name in names)
-    raise InputError(f"{path}: has no sheet '{wanted}'. Its sheets: {listed}.")
-
-
-def _require_header(path: Path, sheet: str, header: tuple[str, ...]) -> tuple[str, ...]:
-    if not any(cell.strip() for cell in header):
-        raise InputError(
-            f"{path}: sheet '{sheet}' has no header in row 1; it needs a header row with an "
-            "'id' column."
-        )
-    return header

@@ -13,18 +13,23 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from batch_sms.checks.segments import SegmentTally
-from batch_sms.checks.validation import (
-    DEFAULT_SETTINGS,
+from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings, Validator
+from batch_sms.errors import InputError
+from batch_sms.files.rows import InputTable, nothing_filled_in
+from batch_sms.job import messages
+from batch_sms.job.ledger import Recovered
+from batch_sms.job.recipients import RecipientBook, SheetRecipients, earlier_recipient
+from batch_sms.models import (
+    Evidence,
     Invalid,
     Kind,
+    Outcome,
+    RowResult,
+    SourceRow,
+    Unchanged,
     Update,
-    ValidationSettings,
-    Validator,
+    evidence_of,
 )
-from batch_sms.files.rows import InputTable, SourceRow
-from batch_sms.job.journal import Recovered
-from batch_sms.job.sender import MAY_HAVE_BEEN_SENT
-from batch_sms.output.results import Outcome, RowResult
 
 INVALID_SHOWN = 10
 
@@ -56,13 +61,17 @@ class Planner:
         settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
+        if isinstance(checked, Unchanged):
+            return RowResult(row.index, Outcome.SKIPPED, error_message=checked.reason)
         if isinstance(checked, Invalid):
             return RowResult(
                 row.index, Outcome.INVALID, error_message=checked.describe(self.table.header)
             )
         if checked.sends and self._may_have_been_sent(row, journaled):
-            # Sent only if reading it back from Close shows it still a draft.
-            return replace(checked, uncertain=True)
+            # Sent only if reading it back from Close shows it still a draft; the number it
+            # may have gone to is kept, for the next run if this one does not read it.
+            recipient = earlier_recipient(row, journaled, self.recovered.claims)
+            return replace(checked, uncertain=True, recipient=recipient)
         return checked
 
     def unstarted(self, row: SourceRow, reason: str) -> RowResult:
@@ -75,10 +84,15 @@ class Planner:
         settled = self._settled_earlier(row, journaled)
         if settled is not None:
             return settled
-        message = f"not attempted: {reason}"
         if self._may_have_been_sent(row, journaled):
-            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
-        return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=message)
+            return RowResult(
+                row.index,
+                Outcome.NOT_ATTEMPTED,
+                error_message=f"not attempted: {reason}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
+                evidence=Evidence.UNKNOWN,
+                recipient_e164=earlier_recipient(row, journaled, self.recovered.claims),
+            )
+        return RowResult(row.index, Outcome.NOT_ATTEMPTED, error_message=f"not attempted: {reason}")
 
     def _settled_earlier(self, row: SourceRow, journaled: RowResult | None) -> RowResult | None:
         """The result an earlier run gave the row, when it needs nothing more."""
@@ -89,10 +103,12 @@ class Planner:
         return None
 
     def _may_have_been_sent(self, row: SourceRow, journaled: RowResult | None) -> bool:
+        """An earlier run (this one's ledger, or the results file being rerun) left the row
+        with a send that may have gone out: it is read back before anything is sent."""
         if row.index in self.in_flight:
             return True
-        earlier = journaled.error_message if journaled else row.cells.get("error_message", "")
-        return MAY_HAVE_BEEN_SENT in earlier
+        evidence = journaled.evidence if journaled else evidence_of(row)
+        return evidence.may_have_been_sent
 
     def classified(self) -> Iterator[tuple[SourceRow, Update | RowResult]]:
         for row in self.table.rows():
@@ -116,18 +132,35 @@ class Plan:
     warned: int = 0
     first_warnings: list[tuple[int, str]] = field(default_factory=list)
     """(row number, warning) of the first rows with a warning, to show before sending."""
+    holds_back_duplicates: bool = True
+    """A second SMS to one number is held back (no --allow-duplicate-recipients)."""
+    repeated: Counter[Kind] = field(default_factory=Counter)
+    """Sending rows, by kind, to a number that an earlier row sets in the sheet or that an
+    earlier run sent to: held back, unless duplicates are allowed."""
+    from_close: int = 0
+    """Sending rows that set no number: whether theirs repeats is known once Close is read."""
+    earlier_claims: RecipientBook = field(default_factory=RecipientBook, repr=False)
+    """Numbers that earlier runs of these rows sent to, or may have: no row goes to them."""
 
     @property
     def updates(self) -> int:
+        """Rows handed to the sender, held-back ones included."""
         return sum(self.kinds.values())
 
+    @property
+    def held_back(self) -> int:
+        return self.repeated.total() if self.holds_back_duplicates else 0
+
     def count(self, kind: Kind) -> int:
+        """Rows of this kind that will do it: held-back rows are not counted."""
+        if self.holds_back_duplicates:
+            return self.kinds[kind] - self.repeated[kind]
         return self.kinds[kind]
 
     @property
     def sends(self) -> int:
-        """How many SMS this plan sends, now or at a scheduled time."""
-        return self.kinds[Kind.SEND_NOW] + self.kinds[Kind.SCHEDULE]
+        """How many SMS this plan sends at most, now or at a scheduled time."""
+        return self.count(Kind.SEND_NOW) + self.count(Kind.SCHEDULE)
 
     def schedule_window(self) -> tuple[datetime, datetime] | None:
         if self.first_scheduled is None or self.last_scheduled is None:
@@ -184,16 +217,45 @@ class Plan:
             )
         if self.invalid:
             lines.append(f"{self.invalid:,} rows are invalid and will not be sent")
-        return lines + self.segments.describe()
+        return lines + self._describe_recipients() + self.segments.describe()
+
+    def _describe_recipients(self) -> list[str]:
+        repeated = self.repeated.total()
+        if not self.holds_back_duplicates:
+            if not repeated:
+                return []
+            return [
+                f"{repeated:,} SMS go to a number that an earlier row sends to: sent all the "
+                "same (--allow-duplicate-recipients)"
+            ]
+        lines = []
+        if repeated:
+            seen = "the sheet, or an earlier run's results" if self.earlier_claims else "the sheet"
+            lines.append(
+                f"{repeated:,} SMS held back: same recipient as an earlier row (seen in {seen})"
+            )
+        if self.from_close:
+            lines.append(
+                f"{self.from_close:,} SMS go to numbers only Close knows (no remote_phone): "
+                "repeats among them are held back when the run reads Close"
+            )
+        return lines
 
 
 def _utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def make_plan(planner: Planner) -> Plan:
+def make_plan(planner: Planner, hold_back_duplicates: bool = True) -> Plan:
     """Validate every row, once, and count what a run would do."""
-    plan = Plan()
+    plan = Plan(holds_back_duplicates=hold_back_duplicates)
+    recipients = SheetRecipients(planner.recovered.claims)
     for row, item in planner.classified():
         plan.add(row, item)
+        recipients.add(row, item)
+    plan.repeated = recipients.held_back()
+    plan.from_close = recipients.from_close
+    plan.earlier_claims = recipients.earlier
+    if planner.table.is_export_file and not (plan.updates or plan.invalid or plan.carried_over):
+        raise InputError(nothing_filled_in(planner.table))
     return plan

@@ -9,7 +9,7 @@ request went out may hide a sent SMS, and a guess is never enough.
 from __future__ import annotations
 
 import asyncio
-import random
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,28 +19,49 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
 )
 
-from batch_sms.checks.validation import Update
-from batch_sms.close.client import CloseAPIError, CloseClient, Reply
+from batch_sms.close.access import WRONG_ADDRESS_STATUSES, probe_access
+from batch_sms.close.client import (
+    MAX_SERVER_WAIT,
+    BadAnswer,
+    CloseAPIError,
+    CloseClient,
+    CloseError,
+    Reply,
+)
+from batch_sms.close.describe import (
+    describe_error,
+    describe_transport_error,
+    not_close_api,
+    wrong_address,
+)
+from batch_sms.close.paced import (
+    CREDENTIAL_STATUSES,
+    RETRY_STATUSES,
+    RetryWait,
+    WaitTooLong,
+    note_refusal,
+    note_success,
+    paced_read,
+)
 from batch_sms.close.pacing import MAX_IN_FLIGHT, Halted, Pacer, RateCap, Ticket, sleep_unless
-from batch_sms.close.readback import READ_FIELDS, State, Verdict, judge
-from batch_sms.output.results import Outcome, RowResult
+from batch_sms.close.readback import (
+    READ_FIELDS,
+    State,
+    Verdict,
+    judge,
+)
+from batch_sms.job import messages, outcomes
+from batch_sms.job.recipients import RecipientBook, held_back, recipient_of, sheet_recipient
+from batch_sms.models import Evidence, Outcome, RowResult, Update
 
-# Errors raised before a single byte of the request reached Close.
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-CONGESTION_STATUSES = frozenset({429, 503})
-CREDENTIAL_STATUSES = frozenset({401, 403})
-MAY_HAVE_BEEN_SENT = "the SMS may have been sent: check it in Close before you run this row again"
 # The list endpoint answers at most this many ids per request.
 PREFLIGHT_BATCH = 100
 # Batches whose states are read while the rows before them are sent: one read at a time, at
-# 1 s an answer, would feed the workers at most 100 rows a second.
-PREFLIGHT_AHEAD = 4
+# 1 s an answer, would feed the workers at most 100 rows a second. They are passed on in input
+# order all the same (recipients are claimed in input order).
+PREFLIGHT_AHEAD = 8
 # Close limits each endpoint group (path and method) on its own.
 PUT_ONE, GET_ONE, LIST = "PUT activity/sms/{id}/", "GET activity/sms/{id}/", "GET activity/sms/"
 
@@ -60,6 +81,8 @@ class RunSettings:
     rate_cap: RateCap | None = None
     preflight: bool = True
     """Read every row's SMS before sending it, in batches; off, only uncertain rows are read."""
+    max_server_wait: float = MAX_SERVER_WAIT
+    """The longest wait a server may ask for (429, Retry-After); a longer one stops the run."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +94,10 @@ class RunReport:
 
 
 ResultSink = Callable[[RowResult], None]
+_Read = tuple[list[Update], "asyncio.Future[dict[int, Verdict | str]]"]
 StartSink = Callable[[Update], None]
+ClaimSink = Callable[[Update], None]
+BeforeSink = Callable[[Update, dict[str, Any]], None]
 
 
 class _NotStarted(Exception):
@@ -112,7 +138,11 @@ class Sender:
     """One run's workers. `stop()` lets the requests in flight finish and starts no more.
     `on_start` hears of a row that sends just before its first PUT goes out, so that a journal
     can tell, after a crash, which sends may have happened. If the run is cancelled, rows in
-    flight or queued get no result: the journal is the record of them."""
+    flight or queued get no result: the journal is the record of them.
+
+    With `recipients`, a sending row to a number that an earlier row claimed is held back
+    (see job/recipients.py); `on_claim` hears of each row that claims its number, before it
+    is queued."""
 
     def __init__(
         self,
@@ -121,10 +151,16 @@ class Sender:
         settings: RunSettings = RunSettings(),
         pacer: Pacer | None = None,
         on_start: StartSink | None = None,
+        on_before: BeforeSink | None = None,
+        recipients: RecipientBook | None = None,
+        on_claim: ClaimSink | None = None,
     ) -> None:
         self.client = client
         self.on_result = on_result
         self.on_start = on_start or (lambda update: None)
+        self.on_before = on_before or (lambda update, activity: None)
+        self.recipients = recipients
+        self.on_claim = on_claim or (lambda update: None)
         self.halt = asyncio.Event()
         self.settings = settings
         self.pacer = pacer or Pacer(settings.concurrency, settings.rate_cap)
@@ -133,15 +169,15 @@ class Sender:
         )
         self.aborted: str | None = None
         self.stopping = False
-        self.backoff = wait_exponential_jitter(
-            multiplier=settings.retry_wait, max=settings.max_wait, jitter=settings.retry_wait
-        )
+        self._wait = RetryWait(settings.retry_wait, settings.max_wait)
+        self.first_read = True
+        """No request has gone to Close yet: its answer shows whether it is Close at all."""
 
     def stop(self) -> None:
         self.stopping = True
         self.halt.set()
 
-    def _abort(self, reason: str) -> None:
+    def abort(self, reason: str) -> None:
         if self.aborted is None:
             self.aborted = reason
             self.halt.set()
@@ -169,9 +205,9 @@ class Sender:
         `updates` asks to pass on the rows held so far. Once the run halts, the rest are
         `not_attempted`, so that every row still gets its result."""
         batch: list[Update] = []
-        reads: set[asyncio.Future[None]] = set()
+        reads: deque[_Read] = deque()
         if not self.settings.preflight:
-            batch = await self._check_access(updates)
+            batch = await self._probe_with_first(updates)
         try:
             async for update in updates:
                 if update is None:
@@ -187,49 +223,81 @@ class Sender:
                     batch = []
             await self._pass_on(reads, batch, ahead=0)
         finally:
-            for read in reads:
+            for _, read in reads:
                 read.cancel()
         for _ in range(self.settings.concurrency):
             await self.queue.put(None)
 
-    async def _check_access(self, updates: AsyncIterator[Update | None]) -> list[Update]:
+    async def _probe_with_first(self, updates: AsyncIterator[Update | None]) -> list[Update]:
         """Without a preflight, one read before the first PUT still stops a wrong key or an
         unreachable Close at once instead of failing every row. Returns the update it took."""
         async for first in updates:
             if first is not None:
+                self.first_read = False
                 async with self.pacer.turn(group=LIST):
-                    refused = await check_access(self.client, first.activity_id, self.settings)
+                    refused = await probe_access(
+                        self.client, first.activity_id, self.settings.retry_wait
+                    )
                 if refused is not None:
-                    self._abort(refused)
+                    self.abort(refused)
                 return [first]
         return []
 
-    async def _pass_on(
-        self, reads: set[asyncio.Future[None]], batch: list[Update], ahead: int
-    ) -> None:
-        """Read `batch` and pass it on in the background; return once at most `ahead` batches
-        are still being read or passed on. Each goes on as soon as its own read is back: one
-        slow read holds up only its own rows (results are put in order later all the same)."""
+    async def _pass_on(self, reads: deque[_Read], batch: list[Update], ahead: int) -> None:
+        """Start reading `batch`, then pass on the batches read, in input order, until at most
+        `ahead` are still being read."""
         if batch:
-            reads.add(asyncio.ensure_future(self._read_and_hand_over(batch)))
+            reads.append((batch, asyncio.ensure_future(self._states(batch))))
         while len(reads) > ahead:
-            done, _ = await asyncio.wait(reads, return_when=asyncio.FIRST_COMPLETED)
-            reads -= done
-            for read in done:
-                read.result()  # its error, if any, is the feeder's
+            batch, read = reads.popleft()
+            await self._hand_over(batch, await read)
 
-    async def _read_and_hand_over(self, batch: list[Update]) -> None:
-        checked = [u for u in batch if self.settings.preflight or u.uncertain]
-        verdicts = await self._read_states(checked) if checked and not self.halted else {}
+    async def _states(self, batch: list[Update]) -> dict[int, Verdict | str]:
+        checked = [u for u in batch if self.settings.preflight or u.uncertain or self._unknown(u)]
+        return await self._read_states(checked) if checked and not self.halted else {}
+
+    async def _hand_over(self, batch: list[Update], verdicts: dict[int, Verdict | str]) -> None:
         for update in batch:
             if self.halted:
                 self._not_started(update)
                 continue
-            result = self._preflight_result(update, verdicts.get(update.index))
+            verdict = verdicts.get(update.index)
+            activity = verdict.activity if isinstance(verdict, Verdict) else None
+            if recipient := recipient_of(update, activity):
+                update = replace(update, recipient=recipient)
+            result = self._preflight_result(update, verdict)
+            if result is None and activity is not None:
+                # Close shows the SMS open to this update: whatever an earlier run did, it did
+                # not send it.
+                update = replace(update, uncertain=False)
+            if result is None:
+                result = self._held_back(update)
+            elif result.outcome is Outcome.UPDATED:
+                self._claim(update)  # sent before this run: the person has this message
             if result is not None:
                 self._report(update, result)
-            else:
-                await self.queue.put(update)
+                continue
+            if activity is not None:
+                self.on_before(update, activity)  # the state that an undo puts back
+            await self.queue.put(update)
+
+    def _unknown(self, update: Update) -> bool:
+        """A sending row whose recipient only Close knows: read even without a preflight."""
+        return self.recipients is not None and update.sends and sheet_recipient(update) is None
+
+    def _held_back(self, update: Update) -> RowResult | None:
+        """The row's result when an earlier row claimed its number, None to send it."""
+        earlier = self._claim(update)
+        return None if earlier is None else held_back(update, earlier, update.recipient)
+
+    def _claim(self, update: Update) -> int | None:
+        """Claim the row's number, in input order: the earlier row that has it, or None."""
+        if self.recipients is None or not update.recipient:
+            return None
+        earlier = self.recipients.claim(update.recipient, update.number)
+        if earlier is None:
+            self.on_claim(update)
+        return earlier
 
     def _preflight_result(self, update: Update, verdict: Verdict | str | None) -> RowResult | None:
         """The row's result when its current state in Close settles it, None to send it."""
@@ -245,47 +313,61 @@ class Sender:
             return None
         shown = RowResult.from_activity(update.index, verdict.activity, None, 0)
         if verdict.state is State.APPLIED:
-            message = f"already applied before this run: Close shows it {verdict.shown}"
-            return replace(shown, error_message=message)
-        message = f"not sent: Close shows it {verdict.shown}, no longer a draft"
-        return replace(shown, outcome=Outcome.SKIPPED, error_message=message)
+            message = (
+                verdict.note or f"already applied before this run: Close shows it {verdict.shown}"
+            )
+            return replace(shown, error_message=message, evidence=Evidence.BEFORE_RUN)
+        message = verdict.note or f"not sent: Close shows it {verdict.shown}, no longer a draft"
+        return replace(
+            shown, outcome=Outcome.SKIPPED, error_message=message, evidence=Evidence.BEFORE_RUN
+        )
 
     async def _read_states(self, batch: list[Update]) -> dict[int, Verdict | str]:
         """Each row's verdict, or why its SMS could not be read; rows that Close does not list
         get no entry, and their PUT will tell (404)."""
+        first, self.first_read = self.first_read, False
         try:
             ids = [u.activity_id for u in batch]
             found = await self._paced_read(LIST, self.client.list_sms, ids)
+        except WaitTooLong as error:
+            self.abort(str(error))
+            return {}
+        except BadAnswer as error:
+            if first:
+                self.abort(not_close_api(self.client.base_url, error))
+            return {u.index: f"not a valid answer from Close: {error}" for u in batch}
         except CloseAPIError as error:
             self._abort_on_credentials(error)
+            if first and error.status_code in WRONG_ADDRESS_STATUSES:
+                self.abort(wrong_address(self.client.base_url, error))
             return {u.index: f"Close answered {error.status_code}: {error.message}" for u in batch}
         except httpx.TransportError as error:
             # Close cannot be reached even for reads after retries: sending would be futile.
             detail = describe_transport_error(error)
-            self._abort(f"could not reach Close at {self.client.base_url} ({detail})")
+            self.abort(f"could not reach Close at {self.client.base_url} ({detail})")
             return {}
         by_id = {str(item.get("id")): item for item in found}
         return {u.index: judge(u, by_id[u.activity_id]) for u in batch if u.activity_id in by_id}
 
     async def _paced_read(self, group: str, read: Callable[..., Any], *args: Any) -> Any:
         """A GET, safe to repeat: retried on 429, 5xx and network errors."""
-
-        async def attempt() -> Any:
-            async with self.pacer.turn(group=group) as ticket:
-                try:
-                    answer = await read(*args, READ_FIELDS)
-                except CloseAPIError as error:
-                    self._note_answer(error.rate_limit, ticket, error.status_code, error)
-                    raise
-            return answer
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+        return await paced_read(
+            self.pacer,
+            group,
+            lambda: read(*args, READ_FIELDS),
+            max_retries=self.settings.max_retries,
             wait=self._wait,
-            retry=retry_if_exception(_read_may_repeat),
-            reraise=True,
+            most_wait=self.settings.max_server_wait,
+            should_stop=lambda: self.halted,
         )
-        return await retrying(attempt)
+
+    async def read_sms(self, activity_ids: list[str]) -> list[dict[str, Any]]:
+        """The SMS as Close shows them now (at most PREFLIGHT_BATCH), paced and retried like
+        the preflight's reads."""
+        found: list[dict[str, Any]] = await self._paced_read(
+            LIST, self.client.list_sms, activity_ids
+        )
+        return found
 
     async def _sleep(self, seconds: float) -> None:
         await sleep_unless(self.halt, seconds)
@@ -312,17 +394,15 @@ class Sender:
                     reply = await self._put(update, ticket)
             except Halted:
                 raise _NotStarted from None
-            return RowResult.from_activity(
-                update.index, reply.activity, reply.status_code, attempts
-            )
+            return outcomes.confirmed(update, reply, attempts)
 
         async def attempt_and_check() -> RowResult:
             try:
                 return await attempt()
-            except (CloseAPIError, httpx.TransportError) as error:
+            except (CloseError, httpx.TransportError) as error:
                 if not update.sends:
                     raise
-                if _outcome_unknown(error):
+                if outcomes.outcome_unknown(error):
                     await self._read_back(update, error, attempts)
                     raise _StillDraft(error) from error
                 if attempts > 1 and getattr(error, "status_code", None) == 400:
@@ -344,54 +424,53 @@ class Sender:
             return await retrying(attempt_and_check)
         except _NotStarted:
             if attempts:
-                return _halted_between_attempts(update, self.halt_reason, attempts)
-            return _not_attempted(update.index, f"not attempted: {self.halt_reason}")
+                return outcomes.halted_between_attempts(update, self.halt_reason, attempts)
+            return outcomes.not_attempted(update.index, f"not attempted: {self.halt_reason}")
         except _Settled as settled:
             return settled.result
         except _StillDraft as still_draft:
             return self._failure(update, still_draft.cause, attempts, read_back=True)
-        except (CloseAPIError, httpx.TransportError) as error:
+        except (CloseError, httpx.TransportError) as error:
             return self._failure(update, error, attempts, read_back=False)
 
     async def _put(self, update: Update, ticket: Ticket) -> Reply:
         try:
+            if update.cancel_first:
+                await self.client.update_sms(update.activity_id, {"status": "draft"})
             reply = await self.client.update_sms(update.activity_id, update.body)
         except CloseAPIError as error:
-            self._note_answer(error.rate_limit, ticket, error.status_code, error)
+            try:
+                note_refusal(self.pacer, ticket, error, self.settings.max_server_wait)
+            except WaitTooLong as too_long:
+                self.abort(str(too_long))
             raise
-        self.pacer.observe(reply.rate_limit, ticket)
+        note_success(self.pacer, ticket, reply.rate_limit)
         return reply
-
-    def _note_answer(
-        self, rate_limit: Any, ticket: Ticket, status: int, error: CloseAPIError
-    ) -> None:
-        self.pacer.observe(rate_limit, ticket)
-        if status in CONGESTION_STATUSES:
-            self.pacer.congested()
-        if status == 429:
-            # Every worker waits out one 429 together; the row's own retry then waits its turn.
-            self.pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
 
     async def _read_back(self, update: Update, error: Exception, attempts: int) -> None:
         """The answer to a send was lost. Returns when Close shows the SMS still a draft, so
         that the PUT may be repeated; raises _Settled otherwise."""
-        lost = _describe_error(error)
+        lost = outcomes.unclear_answer(error)
         try:
             reply = await self._paced_read(GET_ONE, _get_one, self.client, update.activity_id)
-        except (CloseAPIError, httpx.TransportError) as read_error:
+        except (CloseError, httpx.TransportError, WaitTooLong) as read_error:
+            if isinstance(read_error, WaitTooLong):
+                self.abort(str(read_error))
+                read_error = read_error.error
             message = (
-                f"no answer to the send ({lost}), and reading it back failed "
-                f"({_describe_error(read_error)}); {MAY_HAVE_BEEN_SENT}"
+                f"{lost}, and reading it back failed "
+                f"({describe_error(read_error)}); {messages.MAY_HAVE_BEEN_SENT}"
             )
-            raise _Settled(_failed(update, message, attempts)) from None
+            unknown = outcomes.failed(update, message, attempts, Evidence.UNKNOWN)
+            raise _Settled(unknown) from None
         verdict = judge(update, reply.activity)
         if verdict.state is State.APPLIED:
             result = RowResult.from_activity(update.index, reply.activity, 200, attempts)
-            note = f"no answer to the send ({lost}); read back: Close shows it {verdict.shown}"
-            raise _Settled(_with_message(result, note))
+            note = f"{lost}; read back: Close shows it {verdict.shown}"
+            raise _Settled(replace(result, error_message=note, evidence=Evidence.READ_BACK))
         if verdict.state is State.CLOSED:
-            message = f"no answer to the send ({lost}); Close now shows it {verdict.shown}"
-            raise _Settled(_failed(update, message, attempts))
+            message = f"{lost}; Close now shows it {verdict.shown}"
+            raise _Settled(outcomes.failed(update, message, attempts, Evidence.READ_BACK))
 
     def _should_retry(self, update: Update, error: BaseException) -> bool:
         if self.halted:
@@ -402,26 +481,18 @@ class Sender:
             return error.status_code in RETRY_STATUSES
         return isinstance(error, httpx.TransportError)
 
-    def _wait(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, CloseAPIError) and error.status_code == 429:
-            return 0.0  # the pacer's shared pause is the wait
-        hint = getattr(error, "retry_after", None)
-        if hint is not None:
-            hint = min(float(hint), self.settings.max_wait)
-            return hint + random.uniform(0, min(1.0, 0.1 * hint + 0.01))
-        return self.backoff(state)
-
     def _abort_on_credentials(self, error: CloseAPIError) -> None:
         if error.status_code in CREDENTIAL_STATUSES:
-            self._abort(f"Close answered {error.status_code} to the credentials: {error.message}")
+            self.abort(f"Close answered {error.status_code} to the credentials: {error.message}")
 
     def _failure(
         self, update: Update, error: Exception, attempts: int, read_back: bool
     ) -> RowResult:
+        if isinstance(error, BadAnswer):
+            return outcomes.bad_answer_failure(update, error, attempts, read_back)
         if isinstance(error, CloseAPIError):
             self._abort_on_credentials(error)
-            message = _api_error_message(update, error, attempts)
+            message = outcomes.api_error_message(update, error, attempts)
             if read_back:
                 message += " (read back each time: still a draft, nothing sent)"
             return RowResult(
@@ -430,19 +501,26 @@ class Sender:
                 error_message=message,
                 http_status=error.status_code,
                 attempts=attempts,
+                evidence=Evidence.READ_BACK if read_back else Evidence.NONE,
             )
         assert isinstance(error, httpx.TransportError)
-        return _transport_failure(update, error, attempts, read_back)
+        return outcomes.transport_failure(update, error, attempts, read_back)
 
     def _not_started(self, update: Update) -> None:
-        message = f"not attempted: {self.halt_reason}"
-        if update.uncertain:
-            # Kept, so that the next run reads it back before sending it.
-            message += f"; an earlier run reported that {MAY_HAVE_BEEN_SENT}"
-        self._report(update, _not_attempted(update.index, message))
+        self._report(
+            update, outcomes.not_attempted(update.index, f"not attempted: {self.halt_reason}")
+        )
 
     def _report(self, update: Update, result: RowResult) -> None:
-        self.on_result(replace(result, segments=update.segments))
+        if update.uncertain and result.evidence is Evidence.NONE:
+            # Close was not read for this row, so what an earlier run may have sent stays
+            # unknown, and the next run reads it back before sending it.
+            result = replace(
+                result,
+                error_message=f"{result.error_message}; {messages.EARLIER_RUN_MAY_HAVE_SENT}",
+                evidence=Evidence.UNKNOWN,
+            )
+        self.on_result(replace(result, segments=update.segments, recipient_e164=update.recipient))
 
 
 class _Attempts:
@@ -480,103 +558,3 @@ async def _aiter(
 
 async def _get_one(client: CloseClient, activity_id: str, fields: tuple[str, ...]) -> Reply:
     return await client.get_sms(activity_id)
-
-
-def _read_may_repeat(error: BaseException) -> bool:
-    if isinstance(error, CloseAPIError):
-        return error.status_code in RETRY_STATUSES
-    return isinstance(error, httpx.TransportError)
-
-
-def _outcome_unknown(error: Exception) -> bool:
-    """Close may have acted on the request: it went out and no clear answer came back."""
-    if isinstance(error, CloseAPIError):
-        return error.status_code in RETRY_STATUSES - {429}
-    return not isinstance(error, NEVER_SENT)
-
-
-async def check_access(client: CloseClient, activity_id: str, settings: RunSettings) -> str | None:
-    """Ask Close about one SMS of the run before sending anything, so that a wrong key or an
-    unreachable Close stops the run at once instead of failing every row. Returns why Close
-    cannot be used, or None: any answer but 401/403 proves that the key and address work."""
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(3),
-        wait=wait_exponential_jitter(multiplier=settings.retry_wait, jitter=settings.retry_wait),
-        retry=retry_if_exception_type(httpx.TransportError),
-        reraise=True,
-    )
-    try:
-        await retrying(client.list_sms, [activity_id], ["id"])
-    except CloseAPIError as error:
-        if error.status_code in CREDENTIAL_STATUSES:
-            return f"Close answered {error.status_code} to the credentials: {error.message}"
-    except httpx.TransportError as error:
-        return f"could not reach Close at {client.base_url} ({describe_transport_error(error)})"
-    return None
-
-
-def _not_attempted(index: int, message: str) -> RowResult:
-    return RowResult(index, Outcome.NOT_ATTEMPTED, error_message=message)
-
-
-def _failed(update: Update, message: str, attempts: int) -> RowResult:
-    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=attempts)
-
-
-def _with_message(result: RowResult, message: str) -> RowResult:
-    return replace(result, error_message=message)
-
-
-def _halted_between_attempts(update: Update, reason: str, attempts: int) -> RowResult:
-    """Stopped while waiting to retry: the earlier attempts did not go through (or a read-back
-    showed the SMS still a draft), so the row is safe to run again."""
-    return _failed(update, f"stopped before a retry: {reason}; rerunning it is safe", attempts)
-
-
-def _describe_error(error: Exception) -> str:
-    if isinstance(error, CloseAPIError):
-        return f"Close answered {error.status_code}: {error.message}"
-    assert isinstance(error, httpx.TransportError)
-    return describe_transport_error(error)
-
-
-def _api_error_message(update: Update, error: CloseAPIError, attempts: int) -> str:
-    status = error.status_code
-    if status == 401:
-        return f"Close refused the credentials (401): {error.message}; check the API key"
-    if status == 403:
-        return f"Close refused access (403): {error.message}"
-    if status == 404:
-        return (
-            "Close has no SMS activity with this id, or this key cannot see it "
-            f"(404): {error.message}"
-        )
-    if status == 400:
-        return f"Close rejected the update (400): {error.message}"
-    if status == 429:
-        return f"Close turned the request away (429) {attempts} times: {error.message}"
-    if status in RETRY_STATUSES:
-        return f"Close answered {status} ({error.message}) to all {attempts} attempts"
-    return f"Close answered {status}: {error.message}"
-
-
-def describe_transport_error(error: httpx.TransportError) -> str:
-    """`ConnectError: [Errno 111] Connection refused`, or the bare name when httpx gives no
-    message (its timeouts often do not)."""
-    return f"{type(error).__name__}: {error}".rstrip(": ")
-
-
-def _transport_failure(
-    update: Update, error: httpx.TransportError, attempts: int, read_back: bool
-) -> RowResult:
-    detail = describe_transport_error(error)
-    if isinstance(error, NEVER_SENT):
-        message = f"could not reach Close ({detail}) in {attempts} attempts"
-    elif read_back:
-        message = (
-            f"no answer from Close ({detail}) in {attempts} attempts; read back each time: "
-            "still a draft, nothing sent"
-        )
-    else:
-        message = f"no answer from Close ({detail}) in {attempts} attempts"
-    return RowResult(update.index, Outcome.FAILED, error_message=message, attempts=attempts)

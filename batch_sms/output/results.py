@@ -8,84 +8,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from batch_sms.files import columns
-from batch_sms.files.rows import InputTable, SourceRow
+from batch_sms.files.rows import InputTable
 from batch_sms.files.tables import TableWriter
-
-
-class Outcome(StrEnum):
-    UPDATED = "updated"
-    INVALID = "invalid"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    NOT_ATTEMPTED = "not_attempted"
-    PLANNED = "planned"
-
-
-@dataclass(frozen=True)
-class RowResult:
-    """What happened to one input row, as the results file reports it."""
-
-    index: int
-    outcome: Outcome
-    error_message: str = ""
-    http_status: int | None = None
-    attempts: int = 0
-    close_status: str = ""
-    close_date_scheduled: str = ""
-    close_date_sent: str = ""
-    close_error_message: str = ""
-    segments: int | None = None
-    """SMS segments of the row's text (valid rows with a text only)."""
-
-    @classmethod
-    def from_activity(
-        cls, index: int, activity: dict[str, Any], http_status: int | None, attempts: int
-    ) -> RowResult:
-        return cls(
-            index=index,
-            outcome=Outcome.UPDATED,
-            http_status=http_status,
-            attempts=attempts,
-            close_status=_text(activity.get("status")),
-            close_date_scheduled=_text(activity.get("date_scheduled")),
-            close_date_sent=_text(activity.get("date_sent")),
-            close_error_message=_text(activity.get("error_message")),
-        )
-
-    @classmethod
-    def carried_over(cls, row: SourceRow) -> RowResult:
-        """A row already updated by a previous run, kept exactly as that run reported it."""
-        cells = row.cells
-        return cls(
-            index=row.index,
-            outcome=Outcome.UPDATED,
-            error_message=cells.get("error_message", ""),
-            http_status=_int_or_none(cells.get("http_status", "")),
-            attempts=_int_or_none(cells.get("attempts", "")) or 0,
-            close_status=cells.get("close_status", ""),
-            close_date_scheduled=cells.get("close_date_scheduled", ""),
-            close_date_sent=cells.get("close_date_sent", ""),
-            close_error_message=cells.get("close_error_message", ""),
-            segments=_int_or_none(cells.get("segments", "")),
-        )
-
-    def cells(self) -> dict[str, str]:
-        """The results columns as text, in the results file's order."""
-        return {name: _text(getattr(self, name)) for name in columns.RESULTS}
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _int_or_none(value: str) -> int | None:
-    return int(value) if value.strip().isdigit() else None
+from batch_sms.models import Outcome, RowResult, SourceRow
 
 
 class OrderedResults:

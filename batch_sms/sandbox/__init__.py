@@ -1,5 +1,35 @@
-"""The built-in stand-in for Close's SMS API: `Sandbox` serves it over HTTP on loopback."""
+"""The built-in stand-in for Close's SMS API.
 
-from batch_sms.sandbox.server import Fault, LogEntry, Sandbox, SandboxConfig, SandboxStats
+- `config.py`: SandboxConfig, Fault, and which ids stand for missing SMS;
+- `update_rules.py`: a PUT body checked against Close's rules (its own code, Close's facts);
+- `activities.py`: an SMS as Close shows it, and what an update does to it;
+- `listing.py`: the list endpoint's filters and pages;
+- `access.py`: credentials and rate-limit windows;
+- `model.py`: SandboxModel.handle(Request) -> Reply, with the state, faults and log;
+- `demo.py`: seed_demo(model), a made-up organization's SMS, the same every time;
+- `server.py`: Sandbox, the model over HTTP on 127.0.0.1;
+- `transport.py`: mock_transport(model), the model behind an httpx.MockTransport.
+"""
 
-__all__ = ["Fault", "LogEntry", "Sandbox", "SandboxConfig", "SandboxStats"]
+from batch_sms.sandbox.config import Fault, SandboxConfig, stands_for_missing
+from batch_sms.sandbox.demo import DEMO_SMS, demo_sandbox, seed_demo
+from batch_sms.sandbox.messages import Reply, Request
+from batch_sms.sandbox.model import LogEntry, SandboxModel, SandboxStats
+from batch_sms.sandbox.server import Sandbox
+from batch_sms.sandbox.transport import mock_transport
+
+__all__ = [
+    "DEMO_SMS",
+    "Fault",
+    "LogEntry",
+    "Reply",
+    "Request",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxModel",
+    "SandboxStats",
+    "demo_sandbox",
+    "mock_transport",
+    "seed_demo",
+    "stands_for_missing",
+]
