@@ -110,6 +110,33 @@ def test_a_growth_that_only_slowed_the_answers_down_is_taken_back() -> None:
     assert control.limit == 16
 
 
+def test_with_a_pace_answers_a_little_slower_in_a_bigger_burst_do_not_undo_a_growth() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.1)
+    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit == 32
+    # The last of a burst waits on the event loop a little: 0.1 s at 16, 0.16 s at 32.
+    for n in range(30):
+        in_flight = 16 + n // 2
+        control.answered(Mark(0.2, in_flight), 0.2 + 0.1 * (in_flight / 16) ** 0.7, pace=200.0)
+    assert control.limit == 32
+
+
+def test_with_a_pace_a_server_that_only_queues_takes_the_growth_back_for_a_while() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.1)
+    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit == 32
+    for n in range(30):  # answered 160 a second whatever the number in flight: d = n / 160
+        in_flight = 16 + n // 2
+        control.answered(Mark(0.2, in_flight), 0.2 + in_flight / 160, pace=200.0)
+    assert control.limit == 16
+    control.held(now=1.0, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit == 16  # held back for a while
+    control.held(now=5.0, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit > 24  # then what the pace needs again: growth is not made gentle
+
+
 def test_the_ceiling_holds_whatever_the_pace_asks() -> None:
     control = InFlightControl(ceiling=40)
     answer(control, started=0.0, took=1.0)

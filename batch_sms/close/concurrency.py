@@ -65,8 +65,10 @@ JUMP = 1.5
 TRIAL_ROUNDS = 4
 TRIAL_SECONDS = 1.0
 # How much of a change in the number in flight shows in the answer time: about 1 when the
-# server queues our requests, about 0 when it does not.
+# server queues our requests, about 0 when it does not. With a known pace the evidence must be
+# strong: starts come in bursts, and the last of a burst waits on our own event loop too.
 QUEUEING = 0.5
+QUEUEING_AT_A_PACE = 0.8
 HOLD_SECONDS = 2.0  # no growth for this long (at least 4 round trips) after taking one back
 MAX_HOLD = 10.0
 
@@ -121,6 +123,7 @@ class _Trial:
     started: float
     ends: float  # with no verdict by then, the growth stays
     fit: _Fit
+    paced: bool  # the growth followed a known pace, not a probe
 
 
 class InFlightControl:
@@ -150,9 +153,12 @@ class InFlightControl:
         """The running average of answer times, None before the first answer."""
         return self._latency
 
-    def answered(self, mark: Mark, now: float, pace: float | None) -> None:
+    def answered(
+        self, mark: Mark, now: float, pace: float | None, left: float | None = None
+    ) -> None:
         """An answer came (any status) to the request `mark` started. `pace`: requests a second
-        that the budget or the cap allows, None when neither is known."""
+        that the budget or the cap allows, None when neither is known; `left`: when the request
+        actually left, if the transport said (a trial judges the server by the time from then)."""
         took = now - mark.started
         if self._latency is None:
             self._latency = took
@@ -161,7 +167,7 @@ class InFlightControl:
         trial = self._trial
         if trial is not None:
             if mark.started >= trial.started:
-                trial.fit.add(mark.in_flight, took)
+                trial.fit.add(mark.in_flight, now - (mark.started if left is None else left))
             self._judge(trial, now)
         if pace is not None and self._trial is None:
             self._shrink_towards(self._needed(pace, self._latency))
@@ -189,7 +195,7 @@ class InFlightControl:
             wanted = self._limit * (GENTLE_PROBE if self._gentle else GROWTH)
         if self._gentle:
             wanted = min(wanted, self._limit * GENTLE_GROWTH)
-        self._grow(max(wanted, self._limit + 1), now)
+        self._grow(max(wanted, self._limit + 1), now, paced=pace is not None)
         return look_again
 
     def congested(self, now: float, pace: float | None) -> None:
@@ -213,22 +219,22 @@ class InFlightControl:
     def _set(self, limit: float) -> None:
         self._limit = min(float(self.ceiling), max(1.0, limit))
 
-    def _grow(self, wanted: float, now: float) -> None:
+    def _grow(self, wanted: float, now: float, paced: bool) -> None:
         if wanted <= self._limit + 0.5:
             return
         if self._trial is None:
             length = max(TRIAL_SECONDS, TRIAL_ROUNDS * (self._latency or 0.0))
-            self._trial = _Trial(self._limit, now, now + length, _Fit())
+            self._trial = _Trial(self._limit, now, now + length, _Fit(), paced)
         self._set(wanted)
 
     def _judge(self, trial: _Trial, now: float) -> None:
         fit = trial.fit
         if fit.count >= TRIAL_ANSWERS and fit.most >= JUMP * fit.fewest:
-            if fit.elasticity() >= QUEUEING:
+            if fit.elasticity() >= (QUEUEING_AT_A_PACE if trial.paced else QUEUEING):
                 # Slower answers in proportion to the number in flight: the server only
-                # queued the extra requests.
+                # queued the extra requests. Without a pace, growth is a probe: gentle from now.
                 self._set(trial.before)
-                self._gentle = True
+                self._gentle = self._gentle or not trial.paced
                 hold = max(HOLD_SECONDS, 4 * (self._latency or 0.0))
                 self._hold_until = now + min(MAX_HOLD, hold)
             self._trial = None

@@ -202,7 +202,8 @@ class Pacer:
         window.answered = True
         if rate_limit is not None:
             self._learn(window, rate_limit, ticket)
-        self.control.answered(ticket.mark, self._clock(), self._pace(window))
+        left = self._left_at.get(ticket.number)
+        self.control.answered(ticket.mark, self._clock(), self._pace(window), left)
         self._release()
 
     def pause(self, seconds: float) -> None:
