@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import httpcore
 import httpx
+import pytest
 
 from batch_sms.close.pool import _LinearPool, pooled_transport
 from batch_sms.sandbox.server import Sandbox, SandboxConfig
@@ -76,3 +78,34 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
                 return [first.status_code, second.status_code]
 
         assert asyncio.run(main()) == [200, 200]
+
+
+def test_a_connection_handed_to_a_request_is_not_handed_to_another_before_it_starts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpcore hands one idle connection to every request waiting at that moment; all but
+    one then fail and go round again: ten passes per request in a burst of a hundred."""
+    passes = 0
+    assign = _LinearPool._assign_requests_to_connections
+
+    def counted(pool: _LinearPool) -> list[Any]:
+        nonlocal passes
+        passes += 1
+        return assign(pool)
+
+    monkeypatch.setattr(_LinearPool, "_assign_requests_to_connections", counted)
+    with Sandbox(SandboxConfig(any_id=True, latency_ms=5, keep_log=False)) as sandbox:
+
+        async def burst() -> None:
+            transport = pooled_transport(256)
+            async with httpx.AsyncClient(
+                base_url=sandbox.base_url, auth=KEY, transport=transport
+            ) as client:
+                for _ in range(3):  # the connections opened by the first burst are reused
+                    answers = await asyncio.gather(
+                        *(client.get(f"activity/sms/acti_{n}/") for n in range(100))
+                    )
+                    assert {answer.status_code for answer in answers} == {200}
+
+        asyncio.run(burst())
+    assert passes <= 3 * 300  # a request coming in, its answer read, now and then a retry

@@ -9,8 +9,12 @@ an answer needs, it was 30 ms of CPU per request, twenty times the rest of the c
 `_LinearPool` does the same job in one pass: a request takes the first idle connection to its
 server (checked for a server-side close only then), else a new one while under the limit, else
 the place of an idle one. Closed, expired and surplus idle connections are swept at most once
-per SWEEP_EVERY seconds instead of on every request. It only replaces the assignment method of
-the httpcore versions it was written against; with any other, the stock pool is used.
+per SWEEP_EVERY seconds instead of on every request. On HTTP/1.1 a connection handed to a
+request that has not started on it yet is not handed to another: httpcore's pool does, the
+loser fails and goes round again, and with a hundred requests arriving at once that was ten
+passes per request (as fixed in the httpx2 fork, pull request 1075). It only replaces the
+assignment method of the httpcore versions it was written against; with any other, the stock
+pool is used.
 """
 
 from __future__ import annotations
@@ -47,11 +51,16 @@ class _LinearPool(httpcore.AsyncConnectionPool):
         if now - self._swept_at >= SWEEP_EVERY:
             self._swept_at = now
             self._sweep(closing)
-        for pool_request in [r for r in self._requests if r.connection is None]:
+        queued = [r for r in self._requests if r.connection is None]
+        if not queued:
+            return closing
+        taken = set() if self._http2 else {id(r.connection) for r in self._requests}
+        for pool_request in queued:
             origin = pool_request.request.url.origin
-            connection = self._reusable(origin, closing) or self._new(origin, closing)
+            connection = self._reusable(origin, closing, taken) or self._new(origin, closing, taken)
             if connection is None:
                 break  # every connection is busy: the next answer frees one
+            taken.add(id(connection))
             pool_request.assign_to_connection(connection)
         return closing
 
@@ -72,10 +81,14 @@ class _LinearPool(httpcore.AsyncConnectionPool):
             kept.append(connection)
         self._connections[:] = kept
 
-    def _reusable(self, origin: httpcore.Origin, closing: list[Any]) -> Any:
+    def _reusable(self, origin: httpcore.Origin, closing: list[Any], taken: set[int]) -> Any:
         while True:
             connection = next(
-                (c for c in self._connections if c.can_handle_request(origin) and c.is_available()),
+                (
+                    c
+                    for c in self._connections
+                    if id(c) not in taken and c.can_handle_request(origin) and c.is_available()
+                ),
                 None,
             )
             if connection is None or not connection.has_expired():
@@ -83,11 +96,11 @@ class _LinearPool(httpcore.AsyncConnectionPool):
             self._connections.remove(connection)  # the server closed it while it was idle
             closing.append(connection)
 
-    def _new(self, origin: httpcore.Origin, closing: list[Any]) -> Any:
+    def _new(self, origin: httpcore.Origin, closing: list[Any], taken: set[int]) -> Any:
         if len(self._connections) >= self._max_connections:
             self._sweep(closing)
         if len(self._connections) >= self._max_connections:
-            idle = next((c for c in self._connections if c.is_idle()), None)
+            idle = next((c for c in self._connections if id(c) not in taken and c.is_idle()), None)
             if idle is None:
                 return None
             self._connections.remove(idle)
