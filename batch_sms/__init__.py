@@ -7,7 +7,7 @@ The Python API (see `batch_sms.api`):
 """
 
 from batch_sms.api import arun_file, arun_undo, run_file, undo_file
-from batch_sms.checks.validation import ValidationSettings
+from batch_sms.checks.validation import CheckOptions
 from batch_sms.errors import (
     BatchSmsError,
     InputError,
@@ -18,10 +18,10 @@ from batch_sms.errors import (
 )
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
-from batch_sms.job.canary import CanaryReport, CanarySettings
+from batch_sms.job.canary import CanaryOptions, CanaryReport
 from batch_sms.job.halt import HaltRule
 from batch_sms.job.plan import Plan
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Connection
 from batch_sms.job.undo import Undo
 from batch_sms.models import Evidence, Outcome, RowResult
@@ -31,7 +31,7 @@ __all__ = [
     "BatchSmsError",
     "Campaign",
     "CanaryReport",
-    "CanarySettings",
+    "CanaryOptions",
     "Connection",
     "Evidence",
     "HaltRule",
@@ -45,10 +45,10 @@ __all__ = [
     "RunInterrupted",
     "RunOptions",
     "RunRefused",
-    "RunSettings",
+    "SendOptions",
     "RunSummary",
     "Undo",
-    "ValidationSettings",
+    "CheckOptions",
     "__version__",
     "arun_file",
     "arun_undo",

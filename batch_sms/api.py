@@ -7,7 +7,7 @@
 
     summary = await batch_sms.arun_file("campaign.csv", sandbox=True)   # in a running loop
 
-    options = RunOptions(canary=CanarySettings(rows=20))    # 20 SMS first, then decide
+    options = RunOptions(canary=CanaryOptions(rows=20))    # 20 SMS first, then decide
     summary = batch_sms.run_file("campaign.csv", api_key=..., options=options,
                                  approve_canary=lambda report: report.confirmed)
     summary = batch_sms.undo_file("campaign.results.csv", api_key=...)  # put it back

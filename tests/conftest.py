@@ -13,7 +13,7 @@ from batch_sms.files.rows import InputTable
 from batch_sms.files.tables import open_table_writer
 from batch_sms.models import RowResult
 from batch_sms.output.results import OrderedResults
-from batch_sms.sandbox import Sandbox, SandboxConfig
+from batch_sms.sandbox import Sandbox, SandboxOptions
 
 # A fixed "now" for everything that compares with the clock.
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -67,7 +67,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(seed=1)) as server:
+    with Sandbox(SandboxOptions(seed=1)) as server:
         yield server
 
 
@@ -77,7 +77,7 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     started: list[Sandbox] = []
 
     def make(**config: object) -> Sandbox:
-        server = Sandbox(SandboxConfig(**config)).start()  # type: ignore[arg-type]
+        server = Sandbox(SandboxOptions(**config)).start()  # type: ignore[arg-type]
         started.append(server)
         return server
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from batch_sms.checks.validation import Unchanged, Validator
 from batch_sms.cli import ExitCode, cli
 from batch_sms.close.client import Credentials
-from batch_sms.export import ExportAborted, ExportFilters, ExportSettings, export_sms, sheet
+from batch_sms.export import ExportAborted, ExportFilters, ExportOptions, export_sms, sheet
 from batch_sms.export.filters import LEADS_PER_REQUEST, parse_when
 from batch_sms.files import columns
 from batch_sms.files.rows import read_table
@@ -31,8 +31,8 @@ from batch_sms.sandbox import (
     DEMO_SMS,
     Fault,
     Sandbox,
-    SandboxConfig,
     SandboxModel,
+    SandboxOptions,
     mock_transport,
     seed_demo,
 )
@@ -41,7 +41,7 @@ from tests.conftest import NOW, read_csv
 
 KEY = "sandbox_api_key"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-FAST = ExportSettings(retry_wait=0.001, max_wait=0.01)
+FAST = ExportOptions(retry_wait=0.001, max_wait=0.01)
 EDITED_TEXT = "Hi, the new price list is out: https://example.com/p"
 SCHEDULE_AT = "2030-01-07T09:00:00-05:00"
 
@@ -80,7 +80,7 @@ def list_requests(server: Sandbox | SandboxModel) -> list[dict[str, str]]:
 
 
 def model(**config: Any) -> SandboxModel:
-    return SandboxModel(SandboxConfig(**config), clock=lambda: NOW)
+    return SandboxModel(SandboxOptions(**config), clock=lambda: NOW)
 
 
 def add_timeline(sandbox: SandboxModel, groups: list[int], **fields: Any) -> list[str]:
@@ -380,7 +380,7 @@ def test_leads_from_a_file(demo: Demo, tmp_path: Path, kind: str) -> None:
 
 
 def test_429s_mid_export_are_waited_out(tmp_path: Path) -> None:
-    with Sandbox(SandboxConfig(rate_limit=3, rate_window=0.1)) as server:
+    with Sandbox(SandboxOptions(rate_limit=3, rate_window=0.1)) as server:
         made = seed_demo(server.model, 1500)
         server.inject_list(*[None] * 5, Fault.RATE_LIMITED, None, Fault.RATE_LIMITED)
         out = tmp_path / "out.csv"
@@ -698,7 +698,7 @@ def test_the_export_benchmark_harness(tmp_path: Path) -> None:
     in-process; the benchmark starts its own)."""
     from benchmarks.harness import run_export
 
-    with Sandbox(SandboxConfig(rate_limit=40)) as server:
+    with Sandbox(SandboxOptions(rate_limit=40)) as server:
         made = seed_demo(server.model, 300)
         usage, exported = run_export(tmp_path / "export.csv", server.base_url)
     assert exported == len(made)

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from batch_sms.cli import ExitCode, cli
-from batch_sms.sandbox.server import Fault, Sandbox, SandboxConfig
+from batch_sms.sandbox.server import Fault, Sandbox, SandboxOptions
 from tests.conftest import WriteCsv, activity_id, read_csv
 from tests.hostile import (
     Answer,
@@ -91,7 +91,7 @@ def test_a_web_page_at_the_base_url_stops_the_run_before_any_update(
 
 def test_the_sandbox_answering_as_a_web_page_stops_the_run(write_csv: WriteCsv) -> None:
     path = write_csv(ROWS)
-    with Sandbox(SandboxConfig(any_id=True, fault=Fault.HTML_PAGE)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True, fault=Fault.HTML_PAGE)) as sandbox:
         result = invoke(
             "run", path, "--yes", "--base-url", sandbox.base_url, "--api-key", "sandbox_api_key"
         )

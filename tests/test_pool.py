@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from batch_sms.close.pool import _LinearPool, pooled_transport
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox.server import Sandbox, SandboxOptions
 
 KEY = ("sandbox_api_key", "")
 
@@ -47,7 +47,7 @@ opened: list[int] = []
 
 
 def test_connections_are_reused_up_to_the_limit_and_requests_beyond_it_wait() -> None:
-    with Sandbox(SandboxConfig(any_id=True, latency_ms=20)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True, latency_ms=20)) as sandbox:
         opened.clear()
         asyncio.run(_requests(sandbox.base_url, pooled_transport(16), 100, 32))
         assert sandbox.stats().peak_in_flight <= 16
@@ -55,7 +55,7 @@ def test_connections_are_reused_up_to_the_limit_and_requests_beyond_it_wait() ->
 
 
 def test_cpu_per_request_does_not_grow_with_the_number_of_connections() -> None:
-    with Sandbox(SandboxConfig(any_id=True, latency_ms=20, keep_log=False)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True, latency_ms=20, keep_log=False)) as sandbox:
         few = asyncio.run(_requests(sandbox.base_url, pooled_transport(256), 16, 320))
         many = asyncio.run(_requests(sandbox.base_url, pooled_transport(256), 256, 320))
     # httpcore's own pool costs 10 times more with 256 connections open than with 16.
@@ -63,7 +63,7 @@ def test_cpu_per_request_does_not_grow_with_the_number_of_connections() -> None:
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    with Sandbox(SandboxConfig(any_id=True)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True)) as sandbox:
 
         async def main() -> list[int]:
             transport = pooled_transport(4)
@@ -94,7 +94,7 @@ def test_a_connection_handed_to_a_request_is_not_handed_to_another_before_it_sta
         return assign(pool)
 
     monkeypatch.setattr(_LinearPool, "_assign_requests_to_connections", counted)
-    with Sandbox(SandboxConfig(any_id=True, latency_ms=5, keep_log=False)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True, latency_ms=5, keep_log=False)) as sandbox:
 
         async def burst() -> None:
             transport = pooled_transport(256)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from batch_sms.checks.times import QuietHours
-from batch_sms.checks.validation import ValidationSettings
+from batch_sms.checks.validation import CheckOptions
 from batch_sms.cli import cli
 from batch_sms.errors import InputError
 from batch_sms.files import columns
@@ -283,7 +283,7 @@ def test_local_time_comes_from_the_number_and_quiet_hours_are_counted(
         ),
     ]
     path = write_results_file(rows)
-    builder = ReportBuilder(NOW, ValidationSettings(quiet_hours=QUIET))
+    builder = ReportBuilder(NOW, CheckOptions(quiet_hours=QUIET))
     for row in read_table(path).rows():
         builder.add(row)
     deliveries = builder.tally.landings().deliveries
@@ -308,7 +308,7 @@ def test_the_runs_timezone_places_times_and_recipients_the_number_does_not(
         result_row(1, status="outbox", remote_phone="(646) 555-2001", outcome="planned"),
     ]
     path = write_results_file(rows)
-    settings = ValidationSettings("US", ZoneInfo("America/Chicago"), quiet_hours=QUIET)
+    settings = CheckOptions("US", ZoneInfo("America/Chicago"), quiet_hours=QUIET)
     builder = ReportBuilder(datetime(2029, 3, 1, 17, 0, tzinfo=UTC), settings)
     for row in read_table(path).rows():
         builder.add(row)
@@ -338,7 +338,7 @@ def test_a_campaign_over_many_days_adds_the_hour_of_day(
         for day in range(120)
     ]
     path = write_results_file(rows)
-    write_report(path, path.with_suffix(".html"), settings=ValidationSettings(quiet_hours=QUIET))
+    write_report(path, path.with_suffix(".html"), settings=CheckOptions(quiet_hours=QUIET))
     page = read_page(path.with_suffix(".html").read_text(encoding="utf-8"))
     assert "In UTC, one bar per week" in page.text
     assert "Hour of the day in the recipients' local time, all days together" in page.text

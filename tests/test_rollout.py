@@ -15,15 +15,15 @@ from batch_sms.cli import ExitCode
 from batch_sms.cli.console import canary_decision
 from batch_sms.close.client import Credentials
 from batch_sms.job.campaign import Campaign, RunOptions
-from batch_sms.job.canary import CanaryReport, CanaryRow, CanarySettings, CanaryState
+from batch_sms.job.canary import CanaryOptions, CanaryReport, CanaryRow, CanaryState
 from batch_sms.job.halt import HaltRule, parse_halt_rule
 from batch_sms.job.ledger import Ledger, ledger_path
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Connection, StopCause
 from batch_sms.models import Outcome, RowResult, Update
 from batch_sms.output.failures import FailureTally
 from batch_sms.output.reasons import normalize_reason as reason_of
-from batch_sms.sandbox import Fault, Sandbox, SandboxConfig
+from batch_sms.sandbox import Fault, Sandbox, SandboxOptions
 from tests.conftest import WriteCsv, activity_id, future, read_csv
 from tests.test_cli import against, edits, invoke, outcomes, puts, sends
 
@@ -152,7 +152,7 @@ def test_the_python_api_decides_the_canary_with_its_own_callback(
         seen.append(report)
         return False
 
-    options = RunOptions(canary=CanarySettings(rows=2), send=RunSettings(retry_wait=0.01))
+    options = RunOptions(canary=CanaryOptions(rows=2), send=SendOptions(retry_wait=0.01))
     connection = Connection(Credentials(api_key=sandbox.config.api_key), sandbox.base_url)
     with Campaign(path, options) as campaign:
         summary = asyncio.run(campaign.send(connection, approve_canary=decline))
@@ -181,7 +181,7 @@ def test_on_a_terminal_the_canary_asks(write_csv: WriteCsv) -> None:
 
 def test_sandbox_fault_send_error_fails_a_send_now_at_once_and_a_later_one_when_due() -> None:
     now = [datetime(2026, 11, 29, 12, 0, tzinfo=UTC)]
-    with Sandbox(SandboxConfig(any_id=True), clock=lambda: now[0]) as server:
+    with Sandbox(SandboxOptions(any_id=True), clock=lambda: now[0]) as server:
         auth = (server.config.api_key, "")
         url = server.base_url + "activity/sms/"
         server.inject(activity_id(1), Fault.SEND_ERROR)

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from batch_sms.close.client import CloseClient, Credentials
-from batch_sms.job.sender import RunReport, RunSettings, Sender, send_updates
+from batch_sms.job.sender import RunReport, Sender, SendOptions, send_updates
 from batch_sms.models import Evidence, Outcome, RowResult, Update
 from tests.conftest import activity_id
 
-FAST = RunSettings(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)
+FAST = SendOptions(concurrency=4, max_retries=3, retry_wait=0.01, max_wait=1.0)
 SEND = {"status": "outbox"}
 EDIT = {"text": "fixed"}
 
@@ -126,7 +126,7 @@ def fake_close(script: Script) -> CloseClient:
 
 
 def send(
-    script: Script, updates: list[Update], settings: RunSettings = FAST
+    script: Script, updates: list[Update], settings: SendOptions = FAST
 ) -> tuple[dict[int, RowResult], RunReport]:
     results: dict[int, RowResult] = {}
 
@@ -227,7 +227,7 @@ def test_a_send_whose_sms_moved_on_meanwhile_fails_with_what_close_shows() -> No
             raise httpx.ReadTimeout("slow")
 
     script = Elsewhere()
-    results, _ = send(script, [update(1, SEND)], RunSettings(preflight=False, retry_wait=0.01))
+    results, _ = send(script, [update(1, SEND)], SendOptions(preflight=False, retry_wait=0.01))
     assert results[1].outcome is Outcome.FAILED
     assert results[1].error_message == (
         "no answer to the send (ReadTimeout: slow); Close now shows it status error "
@@ -255,14 +255,14 @@ def test_a_send_that_cannot_be_read_back_may_have_been_sent() -> None:
 
 def test_429s_have_their_own_budget_and_do_not_spend_the_retries() -> None:
     script = Script({1: [too_many(reset=0.01)] * 4 + [unavailable()]})
-    settings = RunSettings(concurrency=1, max_retries=1, retry_wait=0.01, max_rate_limited=10)
+    settings = SendOptions(concurrency=1, max_retries=1, retry_wait=0.01, max_rate_limited=10)
     results, _ = send(script, [update(1, EDIT)], settings)
     assert (results[1].outcome, results[1].attempts) == (Outcome.UPDATED, 6)
 
 
 def test_a_row_turned_away_too_often_fails_and_says_so() -> None:
     script = Script({1: [too_many(reset=0.01)] * 5})
-    settings = RunSettings(concurrency=1, retry_wait=0.01, max_rate_limited=3)
+    settings = SendOptions(concurrency=1, retry_wait=0.01, max_rate_limited=3)
     results, _ = send(script, [update(1, SEND)], settings)
     assert results[1].outcome is Outcome.FAILED
     assert results[1].error_message == (
@@ -305,7 +305,7 @@ def test_client_errors_are_not_retried(status: int, body: dict[str, Any], messag
 
 def test_retries_stop_at_max_retries() -> None:
     script = Script({1: [unavailable()] * 10})
-    settings = RunSettings(concurrency=1, max_retries=2, retry_wait=0.01)
+    settings = SendOptions(concurrency=1, max_retries=2, retry_wait=0.01)
     results, _ = send(script, [update(1, EDIT)], settings)
     assert script.calls[activity_id(1)] == 3
     assert results[1].error_message == "Close answered 503 (down) to all 3 attempts"
@@ -314,7 +314,7 @@ def test_retries_stop_at_max_retries() -> None:
 def test_a_401_stops_the_run_and_leaves_the_rest_not_attempted() -> None:
     script = Script({2: [httpx.Response(401, json={"error": "Invalid API key"})]})
     updates = [update(n, EDIT) for n in range(1, 6)]
-    results, report = send(script, updates, RunSettings(concurrency=1, retry_wait=0.01))
+    results, report = send(script, updates, SendOptions(concurrency=1, retry_wait=0.01))
     assert [results[n].outcome for n in range(1, 6)] == [
         Outcome.UPDATED,
         Outcome.FAILED,
@@ -334,7 +334,7 @@ def test_a_401_stops_the_run_and_leaves_the_rest_not_attempted() -> None:
 
 def test_concurrency_is_bounded() -> None:
     script = Script(delay=0.01)
-    results, _ = send(script, [update(n, EDIT) for n in range(30)], RunSettings(concurrency=3))
+    results, _ = send(script, [update(n, EDIT) for n in range(30)], SendOptions(concurrency=3))
     assert script.most_in_flight == 3
     assert all(r.outcome is Outcome.UPDATED for r in results.values())
 
@@ -342,7 +342,7 @@ def test_concurrency_is_bounded() -> None:
 def test_a_429_pauses_every_worker_not_just_its_own() -> None:
     # Row 0 is turned away with a 0.3 s reset; the other workers must hold back too.
     script = Script({0: [too_many(reset=0.3)]}, delay=0.005)
-    send(script, [update(n, EDIT) for n in range(12)], RunSettings(concurrency=4))
+    send(script, [update(n, EDIT) for n in range(12)], SendOptions(concurrency=4))
     first = script.arrivals[0]
     late = [t - first for t in script.arrivals if t - first > 0.02]
     early = [t - first for t in script.arrivals if t - first <= 0.02]
@@ -355,7 +355,7 @@ def test_remaining_zero_holds_new_requests_until_reset() -> None:
         200, json={"status": "draft"}, headers={"RateLimit": "limit=1, remaining=0, reset=0.2"}
     )
     script = Script({0: [exhausted]})
-    send(script, [update(n, EDIT) for n in range(3)], RunSettings(concurrency=1))
+    send(script, [update(n, EDIT) for n in range(3)], SendOptions(concurrency=1))
     assert script.arrivals[1] - script.arrivals[0] >= 0.2
 
 
@@ -446,7 +446,7 @@ def test_without_preflight_only_uncertain_rows_are_read_back() -> None:
         state["id"] = n
     updates = [replace(update(1, SEND), uncertain=True), replace(update(2, SEND), uncertain=True)]
     updates.append(update(3, SEND))
-    settings = RunSettings(concurrency=2, retry_wait=0.01, preflight=False)
+    settings = SendOptions(concurrency=2, retry_wait=0.01, preflight=False)
     results, _ = send(script, updates, settings)
     assert [results[n].outcome for n in (1, 2, 3)] == [Outcome.UPDATED] * 3
     assert results[1].error_message == "already applied before this run: Close shows it status sent"
@@ -505,7 +505,7 @@ def test_an_empty_run_asks_nothing() -> None:
 def test_a_row_read_as_a_draft_before_the_run_stopped_is_no_longer_uncertain() -> None:
     script = Script({0: [httpx.Response(401, json={"error": "revoked"})]})
     updates = [update(0, EDIT), replace(update(1, SEND), uncertain=True)]
-    settings = RunSettings(concurrency=1, retry_wait=0.01, preflight=False)
+    settings = SendOptions(concurrency=1, retry_wait=0.01, preflight=False)
     results, report = send(script, updates, settings)
     assert report.aborted == "Close answered 401 to the credentials: revoked"
     # Its read before sending showed a draft: the earlier run did not send it.
@@ -518,7 +518,7 @@ def test_a_row_read_as_a_draft_before_the_run_stopped_is_no_longer_uncertain() -
 def test_a_row_that_may_have_been_sent_keeps_saying_so_when_close_could_not_be_read() -> None:
     script = Script(access=httpx.Response(500, json={"error": "boom"}))
     updates = [replace(update(1, SEND), uncertain=True)]
-    settings = RunSettings(concurrency=1, retry_wait=0.01, max_retries=1, preflight=False)
+    settings = SendOptions(concurrency=1, retry_wait=0.01, max_retries=1, preflight=False)
     results, _ = send(script, updates, settings)
     assert results[1].outcome is Outcome.FAILED
     assert results[1].evidence is Evidence.UNKNOWN

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from batch_sms.sandbox import Fault, LogEntry, Sandbox, SandboxConfig
+from batch_sms.sandbox import Fault, LogEntry, Sandbox, SandboxOptions
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 TOMORROW = "2030-01-02T10:00:00+00:00"
@@ -57,7 +57,7 @@ class Clock:
 @contextmanager
 def serve(clock: Clock | None = None, **config: Any) -> Iterator[tuple[Sandbox, httpx.Client]]:
     """A running sandbox with DRAFTS seeded, and a client using its API key."""
-    with Sandbox(SandboxConfig(**config), clock=clock or Clock()) as sandbox:
+    with Sandbox(SandboxOptions(**config), clock=clock or Clock()) as sandbox:
         sandbox.seed_drafts(DRAFTS)
         with client_for(sandbox) as client:
             yield sandbox, client
@@ -130,7 +130,7 @@ def last_entry(sandbox: Sandbox) -> LogEntry:
 )
 def test_config_refuses_nonsense(config: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
-        SandboxConfig(**config)
+        SandboxOptions(**config)
 
 
 def test_add_activity_has_realistic_defaults_and_overrides(sandbox: Sandbox) -> None:

@@ -14,8 +14,8 @@ import pytest
 from batch_sms.sandbox import (
     Request,
     Sandbox,
-    SandboxConfig,
     SandboxModel,
+    SandboxOptions,
     demo_sandbox,
     seed_demo,
 )
@@ -26,7 +26,7 @@ BASIC = "Basic " + base64.b64encode(b"sandbox_api_key:").decode()
 
 
 def model(**config: Any) -> SandboxModel:
-    return SandboxModel(SandboxConfig(**config), clock=lambda: NOW)
+    return SandboxModel(SandboxOptions(**config), clock=lambda: NOW)
 
 
 def listing(sandbox: SandboxModel, **query: Any) -> tuple[int, Any]:

@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from batch_sms.close.client import CloseAPIError, CloseClient, Credentials
-from batch_sms.job.sender import RunSettings, send_updates
+from batch_sms.job.sender import SendOptions, send_updates
 from batch_sms.models import Outcome, RowResult, Update
 from batch_sms.sandbox import (
     Fault,
     Request,
     Sandbox,
-    SandboxConfig,
     SandboxModel,
+    SandboxOptions,
     mock_transport,
     stands_for_missing,
 )
@@ -31,7 +31,7 @@ BASE_URL = "https://sandbox.test/api/v1/"
 
 
 def model(**config: Any) -> SandboxModel:
-    return SandboxModel(SandboxConfig(**config), clock=lambda: NOW)
+    return SandboxModel(SandboxOptions(**config), clock=lambda: NOW)
 
 
 def request(method: str, path: str, data: dict[str, Any] | None = None, **query: str) -> Request:
@@ -180,7 +180,7 @@ def test_a_slow_answer_within_the_timeout_comes_at_once() -> None:
 def run_sender(sandbox: SandboxModel, bodies: dict[str, dict[str, Any]]) -> list[RowResult]:
     updates = [Update(n, n + 2, i, body) for n, (i, body) in enumerate(bodies.items())]
     results: list[RowResult] = []
-    settings = RunSettings(concurrency=2, max_retries=3, retry_wait=0.001, max_wait=0.01)
+    settings = SendOptions(concurrency=2, max_retries=3, retry_wait=0.001, max_wait=0.01)
 
     async def main() -> None:
         async with async_client(sandbox) as client:

@@ -16,14 +16,14 @@ from click.testing import CliRunner
 
 from batch_sms.cli import cli
 from batch_sms.cli.sandbox import parse_latency_step
-from batch_sms.sandbox.server import Sandbox, SandboxConfig
+from batch_sms.sandbox.server import Sandbox, SandboxOptions
 
 KEY = "sandbox_api_key"
 
 
 @contextmanager
 def serve(**config: Any) -> Iterator[tuple[Sandbox, httpx.Client]]:
-    with Sandbox(SandboxConfig(any_id=True, **config)) as sandbox:
+    with Sandbox(SandboxOptions(any_id=True, **config)) as sandbox:
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
         with httpx.Client(base_url=sandbox.base_url, auth=(KEY, ""), limits=limits) as client:
             yield sandbox, client

@@ -11,7 +11,7 @@ import pytest
 from batch_sms.cli import ExitCode
 from batch_sms.job import messages
 from batch_sms.job.campaign import Campaign, RunOptions
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Stream
 from batch_sms.models import RowResult
 from batch_sms.sandbox import Fault, Sandbox
@@ -93,7 +93,7 @@ def test_a_resume_reads_back_exactly_the_rows_that_may_have_been_sent(
     sandbox.revoke_credentials_after(9)
     first = against(sandbox, path, "--max-retries", "1", "--concurrency", "1", "--no-preflight")
     assert first.exit_code == ExitCode.ABORTED, first.output
-    options: dict[str, Any] = {"resume": True, "send": RunSettings(preflight=False)}
+    options: dict[str, Any] = {"resume": True, "send": SendOptions(preflight=False)}
     assert uncertain_rows(path, **options) == 1
 
     sandbox.revoke_credentials_after(1_000)

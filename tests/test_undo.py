@@ -18,7 +18,7 @@ from batch_sms.close.readback import State, judge
 from batch_sms.job.campaign import RunOptions
 from batch_sms.job.ledger import ledger_path
 from batch_sms.job.putback import Action, decide
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.undo import undo_input_path
 from batch_sms.models import RowResult, SourceRow, Update
 from batch_sms.sandbox import Fault, Sandbox
@@ -236,7 +236,7 @@ def test_an_undo_stopped_at_once_resumes_from_its_ledger(
             if len(finished) == 2 and task is not None:
                 task.cancel()  # as a second Ctrl-C does
 
-        options = RunOptions(send=RunSettings(concurrency=1, retry_wait=0.01))
+        options = RunOptions(send=SendOptions(concurrency=1, retry_wait=0.01))
         await arun_undo(
             results,
             api_key=sandbox.config.api_key,

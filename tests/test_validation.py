@@ -8,7 +8,7 @@ from click.testing import CliRunner, Result
 
 from batch_sms.checks.segments import ucs2_warning
 from batch_sms.checks.times import parse_quiet_hours
-from batch_sms.checks.validation import ValidationSettings, Validator
+from batch_sms.checks.validation import CheckOptions, Validator
 from batch_sms.cli import ExitCode, cli
 from batch_sms.files import columns
 from batch_sms.models import Invalid, Kind, SourceRow, Update
@@ -23,12 +23,12 @@ def validate(
     cells: dict[str, str],
     row_id: str = ID,
     number: int = 2,
-    settings: ValidationSettings | None = None,
+    settings: CheckOptions | None = None,
 ) -> Update | Invalid:
     row = SourceRow(
         index=number - 2, number=number, activity_id=row_id, cells=cells, previous_outcome=""
     )
-    return Validator(NOW, settings or ValidationSettings()).validate(row)
+    return Validator(NOW, settings or CheckOptions()).validate(row)
 
 
 def problems(result: Update | Invalid) -> list[tuple[str | None, str]]:
@@ -342,28 +342,28 @@ TOLL_FREE = "+18005550100"
     [
         (
             {"remote_phone": "(415) 555-0100", "local_phone": "415.555.0100"},
-            ValidationSettings(default_region="US"),
+            CheckOptions(default_region="US"),
             {"remote_phone": "+14155550100", "local_phone": "+14155550100"},
         ),
         (
             {"remote_phone": "0151 12345678"},
-            ValidationSettings(default_region="DE"),
+            CheckOptions(default_region="DE"),
             {"remote_phone": BERLIN_PHONE},
         ),
         (
             {"status": "scheduled", "date_scheduled": "2026-12-01 09:00"},
-            ValidationSettings(timezone=BERLIN),
+            CheckOptions(timezone=BERLIN),
             {"status": "scheduled", "date_scheduled": "2026-12-01T09:00:00+01:00"},
         ),
         (
             {"activity_at": "11/28/2026 5:30 PM"},
-            ValidationSettings(timezone=BERLIN, date_format="%m/%d/%Y %I:%M %p"),
+            CheckOptions(timezone=BERLIN, date_format="%m/%d/%Y %I:%M %p"),
             {"activity_at": "2026-11-28T17:30:00+01:00"},
         ),
     ],
 )
 def test_settings_say_how_to_read_phones_and_times(
-    cells: dict[str, str], settings: ValidationSettings, body: dict[str, str]
+    cells: dict[str, str], settings: CheckOptions, body: dict[str, str]
 ) -> None:
     result = validate(cells, settings=settings)
     assert isinstance(result, Update), result
@@ -375,7 +375,7 @@ def test_settings_say_how_to_read_phones_and_times(
     [
         (
             {"status": "scheduled", "date_scheduled": "2026-03-29 02:30"},
-            ValidationSettings(timezone=BERLIN),
+            CheckOptions(timezone=BERLIN),
             "date_scheduled",
             "'2026-03-29 02:30' does not exist in Europe/Berlin: the clocks go forward that "
             "night (from +01:00 to +02:00) and skip it; give a time outside the gap, or write "
@@ -383,7 +383,7 @@ def test_settings_say_how_to_read_phones_and_times(
         ),
         (
             {"activity_at": "2026-10-25 02:30"},
-            ValidationSettings(timezone=BERLIN),
+            CheckOptions(timezone=BERLIN),
             "activity_at",
             "'2026-10-25 02:30' happens twice in Europe/Berlin: the clocks go back that night, "
             "so it is both 02:30+02:00 and 02:30+01:00; write it with the UTC offset you mean",
@@ -391,13 +391,13 @@ def test_settings_say_how_to_read_phones_and_times(
         (
             # Placed in the zone first, then found to be in the past.
             {"status": "scheduled", "date_scheduled": "2026-11-29 12:30"},
-            ValidationSettings(timezone=BERLIN),
+            CheckOptions(timezone=BERLIN),
             "date_scheduled",
             "2026-11-29T12:30:00+01:00 is in the past (now is 2026-11-29T12:00:00+00:00)",
         ),
         (
             {"status": "scheduled", "date_scheduled": "12/01/2026 9:00 AM"},
-            ValidationSettings(timezone=BERLIN),
+            CheckOptions(timezone=BERLIN),
             "date_scheduled",
             "'12/01/2026 9:00 AM' could mean two dates (day and month either way round); write "
             "it as ISO 8601, like 2026-12-01T09:00:00-05:00, or pass --date-format to say how "
@@ -405,13 +405,13 @@ def test_settings_say_how_to_read_phones_and_times(
         ),
         (
             {"remote_phone": "(415) 555-01"},
-            ValidationSettings(default_region="US"),
+            CheckOptions(default_region="US"),
             "remote_phone",
             "'(415) 555-01' is not a valid phone number: it is too short",
         ),
         (
             {"remote_phone": "1.4155550100E+10"},
-            ValidationSettings(default_region="US"),
+            CheckOptions(default_region="US"),
             "remote_phone",
             "'1.4155550100E+10' is a phone number that a spreadsheet turned into scientific "
             "notation (digits are lost); format the column as text and type the number again",
@@ -419,7 +419,7 @@ def test_settings_say_how_to_read_phones_and_times(
     ],
 )
 def test_settings_do_not_let_bad_phones_and_times_through(
-    cells: dict[str, str], settings: ValidationSettings, column: str, message: str
+    cells: dict[str, str], settings: CheckOptions, column: str, message: str
 ) -> None:
     assert problems(validate(cells, settings=settings)) == [(column, message)]
 
@@ -467,7 +467,7 @@ def outbox(phone: str | None = None) -> dict[str, str]:
 def test_quiet_hours_in_the_recipients_time_zone(
     cells: dict[str, str], timezone: ZoneInfo | None, problem: tuple[str, str] | None
 ) -> None:
-    result = validate(cells, settings=ValidationSettings(timezone=timezone, quiet_hours=QUIET))
+    result = validate(cells, settings=CheckOptions(timezone=timezone, quiet_hours=QUIET))
     if problem is None:
         assert isinstance(result, Update), result
         return
@@ -488,7 +488,7 @@ def test_quiet_hours_in_the_recipients_time_zone(
 def test_quiet_hours_cannot_be_checked_without_the_recipients_zone(
     cells: dict[str, str], why: str
 ) -> None:
-    result = validate(cells, settings=ValidationSettings(quiet_hours=QUIET))
+    result = validate(cells, settings=CheckOptions(quiet_hours=QUIET))
     assert problems(result) == [
         (
             "remote_phone",
@@ -499,7 +499,7 @@ def test_quiet_hours_cannot_be_checked_without_the_recipients_zone(
 
 
 def test_a_bad_phone_is_reported_once_not_also_as_an_unknown_zone() -> None:
-    result = validate(outbox("555"), settings=ValidationSettings(quiet_hours=QUIET))
+    result = validate(outbox("555"), settings=CheckOptions(quiet_hours=QUIET))
     assert [column for column, _ in problems(result)] == ["remote_phone"]
 
 
@@ -543,7 +543,7 @@ def test_a_row_without_text_has_no_segments() -> None:
     ],
 )
 def test_max_segments(text: str, limit: int, message: str | None) -> None:
-    result = validate({"text": text}, settings=ValidationSettings(max_segments=limit))
+    result = validate({"text": text}, settings=CheckOptions(max_segments=limit))
     if message is None:
         assert isinstance(result, Update)
     else:

@@ -34,7 +34,7 @@ class CellError(ValueError):
 
 
 @dataclass(frozen=True)
-class ValidationSettings:
+class CheckOptions:
     """How to read cells that are not self-explanatory, and the limits a row must keep."""
 
     default_region: str | None = None
@@ -50,13 +50,13 @@ class ValidationSettings:
     are taken for a mail merge left unfilled."""
 
 
-DEFAULT_SETTINGS = ValidationSettings()
+DEFAULT_CHECKS = CheckOptions()
 
 
 class Validator:
     """Validates rows in file order; remembers ids so that a repeated id is caught."""
 
-    def __init__(self, now: datetime, settings: ValidationSettings = DEFAULT_SETTINGS) -> None:
+    def __init__(self, now: datetime, settings: CheckOptions = DEFAULT_CHECKS) -> None:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self.now = now
@@ -257,21 +257,21 @@ def _status(value: str) -> str:
     raise CellError(f"{quote(value)} is not a status; use {allowed}")
 
 
-def _moment(settings: ValidationSettings) -> Callable[[str], str]:
+def _moment(settings: CheckOptions) -> Callable[[str], str]:
     def check(value: str) -> str:
         return times.parse_moment(value, settings.timezone, settings.date_format).isoformat()
 
     return check
 
 
-def _phone(settings: ValidationSettings) -> Callable[[str], str]:
+def _phone(settings: CheckOptions) -> Callable[[str], str]:
     def check(value: str) -> str:
         return phones.to_e164(value, settings.default_region)
 
     return check
 
 
-def _text(settings: ValidationSettings) -> Callable[[str], str]:
+def _text(settings: CheckOptions) -> Callable[[str], str]:
     def check(value: str) -> str:
         if len(value) > rules.MAX_TEXT_LENGTH:
             raise CellError(
@@ -360,7 +360,7 @@ _CELL_CHECKS: dict[str, Callable[[str], Any]] = {
 }
 
 
-def _cell_checks(settings: ValidationSettings) -> dict[str, Callable[[str], Any]]:
+def _cell_checks(settings: CheckOptions) -> dict[str, Callable[[str], Any]]:
     """Every column's check; phones and times depend on how the user said to read them."""
     checks = dict(_CELL_CHECKS)
     checks["text"] = _text(settings)

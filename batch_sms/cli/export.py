@@ -23,7 +23,7 @@ from batch_sms.cli.status import ExitCode
 from batch_sms.close.client import Credentials
 from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.errors import InputError
-from batch_sms.export import ExportAborted, ExportFilters, ExportReport, ExportSettings, export_sms
+from batch_sms.export import ExportAborted, ExportFilters, ExportOptions, ExportReport, export_sms
 from batch_sms.export.filters import ID_FILTERS, check_id, parse_when
 from batch_sms.export.leads import read_lead_ids
 from batch_sms.files.rows import parse_map
@@ -34,7 +34,7 @@ DEFAULT_OUT = Path("sms-export.csv")
 
 
 @dataclass(frozen=True)
-class ExportOptions:
+class ExportCommandLine:
     """The `export` command's options, as click parsed them."""
 
     out_path: Path
@@ -196,17 +196,17 @@ def export(**options: Any) -> None:
 
         batch-sms export --leads leads.csv --status scheduled --out sms.csv
     """
-    _export(ExportOptions(**options))
+    _export(ExportCommandLine(**options))
 
 
-def _export(options: ExportOptions) -> None:
+def _export(options: ExportCommandLine) -> None:
     filters = _filters(options)
     _check_out(options.out_path, options.overwrite)
     credentials = credentials_from(
         options.api_key, options.oauth_token, required=not options.sandbox
     )
     started = time.monotonic()
-    settings = ExportSettings(
+    settings = ExportOptions(
         rate_cap=options.rate_limit,
         max_retries=options.max_retries,
         retry_wait=options.retry_wait,
@@ -235,7 +235,7 @@ def _stop(message: str, code: ExitCode) -> NoReturn:
     sys.exit(code)
 
 
-def _filters(options: ExportOptions) -> ExportFilters:
+def _filters(options: ExportCommandLine) -> ExportFilters:
     """The filters, every one checked before any request: a mistake is a usage error."""
     lead_ids = options.lead_ids + _leads_from_file(options)
     try:
@@ -251,7 +251,7 @@ def _filters(options: ExportOptions) -> ExportFilters:
         raise click.UsageError(f"{error}.") from None
 
 
-def _leads_from_file(options: ExportOptions) -> tuple[str, ...]:
+def _leads_from_file(options: ExportCommandLine) -> tuple[str, ...]:
     if options.leads_file is None:
         for name, value in (("--sheet", options.sheet), ("--encoding", options.encoding)):
             if value:

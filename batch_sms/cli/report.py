@@ -16,7 +16,7 @@ from batch_sms.checks.times import (
     parse_quiet_hours,
     parse_timezone,
 )
-from batch_sms.checks.validation import ValidationSettings
+from batch_sms.checks.validation import CheckOptions
 from batch_sms.cli import console, remembered
 from batch_sms.cli.options import parsed
 from batch_sms.errors import InputError, LedgerError
@@ -92,9 +92,7 @@ def report_command(context: click.Context, /, results_path: Path, **options: Any
     line = ReportLine(**options)
     out_path = line.out_path or default_report_path(results_path)
     _check_out_path(out_path, results_path, line.overwrite)
-    settings = ValidationSettings(
-        line.default_region, line.timezone, line.date_format, line.quiet_hours
-    )
+    settings = CheckOptions(line.default_region, line.timezone, line.date_format, line.quiet_hours)
     try:
         summary = write_report(
             results_path,

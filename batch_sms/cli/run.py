@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from batch_sms.checks.times import QuietHours
-from batch_sms.checks.validation import ValidationSettings
+from batch_sms.checks.validation import CheckOptions
 from batch_sms.cli import console, remembered
 from batch_sms.cli.crash import remember_ledger
 from batch_sms.cli.interrupts import run_until_done
@@ -28,10 +28,10 @@ from batch_sms.close.pacing import RateCap
 from batch_sms.errors import RunInterrupted
 from batch_sms.files.rows import ReadOptions
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
-from batch_sms.job.canary import CanarySettings
+from batch_sms.job.canary import CanaryOptions
 from batch_sms.job.halt import HaltRule
 from batch_sms.job.ledger import ledger_path
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Connection
 from batch_sms.output.results import default_results_path
 from batch_sms.sandbox import Sandbox, demo_sandbox
@@ -208,7 +208,7 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
         max_sends=line.max_sends,
         allow_duplicate_recipients=line.allow_duplicate_recipients,
         read=ReadOptions(line.sheet, line.encoding, line.column_map, header_row=line.header_row),
-        check=ValidationSettings(
+        check=CheckOptions(
             line.default_region,
             line.timezone,
             line.date_format,
@@ -216,7 +216,7 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
             line.max_segments,
             line.allow_placeholders,
         ),
-        send=RunSettings(
+        send=SendOptions(
             concurrency=line.concurrency,
             max_retries=line.max_retries,
             retry_wait=line.retry_wait,
@@ -225,7 +225,7 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
         ),
         command=command,
         report_path=line.report_path,
-        canary=CanarySettings(line.canary_rows, line.canary_wait) if line.canary_rows else None,
+        canary=CanaryOptions(line.canary_rows, line.canary_wait) if line.canary_rows else None,
         halt=line.halt_on_failures,
     )
 

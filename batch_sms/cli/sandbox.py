@@ -11,7 +11,7 @@ from batch_sms.cli.options import input_options, parsed
 from batch_sms.cli.status import fail_on_errors
 from batch_sms.close.pacing import RateCap, parse_rate_cap
 from batch_sms.files.rows import ReadOptions, read_table
-from batch_sms.sandbox import DEMO_SMS, Fault, Sandbox, SandboxConfig, seed_demo
+from batch_sms.sandbox import DEMO_SMS, Fault, Sandbox, SandboxOptions, seed_demo
 from batch_sms.sandbox.config import MISSING_MARK
 
 # Faults that make sense on every request; the others are injected per SMS by the tests.
@@ -109,7 +109,7 @@ def parse_latency_step(value: str) -> tuple[float, float]:
 @click.option(
     "--max-skip",
     type=click.IntRange(0),
-    default=SandboxConfig.max_skip,
+    default=SandboxOptions.max_skip,
     show_default=True,
     help="The deepest _skip the list endpoint accepts; past it, 400, as Close caps it.",
 )
@@ -148,7 +148,7 @@ def sandbox_command(
 
         batch-sms sandbox --any-id --fault html_page
     """
-    config = SandboxConfig(
+    config = SandboxOptions(
         rate_limit=rate_limit.requests if rate_limit else None,
         rate_window=rate_limit.seconds if rate_limit else 1.0,
         latency_ms=latency_ms,

@@ -23,7 +23,7 @@ from batch_sms.close.client import Credentials
 from batch_sms.errors import RunInterrupted
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
 from batch_sms.job.putback import describe_undo
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Connection
 from batch_sms.job.undo import Undo
 
@@ -141,7 +141,7 @@ def _run_options(options: dict[str, Any]) -> RunOptions:
         overwrite=options["overwrite"],
         resume=options["resume"],
         dry_run=options["dry_run"],
-        send=RunSettings(
+        send=SendOptions(
             concurrency=options["concurrency"],
             max_retries=options["max_retries"],
             retry_wait=options["retry_wait"],

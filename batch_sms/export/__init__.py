@@ -8,6 +8,6 @@
 """
 
 from batch_sms.export.filters import ExportFilters
-from batch_sms.export.job import ExportAborted, ExportReport, ExportSettings, export_sms
+from batch_sms.export.job import ExportAborted, ExportOptions, ExportReport, export_sms
 
-__all__ = ["ExportAborted", "ExportFilters", "ExportReport", "ExportSettings", "export_sms"]
+__all__ = ["ExportAborted", "ExportFilters", "ExportReport", "ExportOptions", "export_sms"]

@@ -35,7 +35,7 @@ Progress = Callable[[int, int], None]  # (SMS written, SMS listed) since the las
 
 
 @dataclass(frozen=True)
-class ExportSettings:
+class ExportOptions:
     rate_cap: RateCap | None = None
     max_retries: int = 5
     """Retries of a list request after a 429, a 502-504 or a network error."""
@@ -61,7 +61,7 @@ def export_sms(
     connection: Connection,
     filters: ExportFilters,
     out_path: Path,
-    settings: ExportSettings = ExportSettings(),  # noqa: B008
+    settings: ExportOptions = ExportOptions(),  # noqa: B008
     on_progress: Progress | None = None,
 ) -> ExportReport:
     """Write every SMS that `filters` select to `out_path` (CSV, or .xlsx by its name)."""
@@ -72,7 +72,7 @@ async def export_sms_async(
     connection: Connection,
     filters: ExportFilters,
     out_path: Path,
-    settings: ExportSettings = ExportSettings(),  # noqa: B008
+    settings: ExportOptions = ExportOptions(),  # noqa: B008
     on_progress: Progress | None = None,
 ) -> ExportReport:
     """`export_sms` for code that runs in an event loop already."""
@@ -107,7 +107,7 @@ async def export_sms_async(
 class _Export:
     client: CloseClient
     filters: ExportFilters
-    settings: ExportSettings
+    settings: ExportOptions
     on_progress: Progress
     written: int = 0
     listed: int = 0

@@ -20,19 +20,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings
+from batch_sms.checks.validation import DEFAULT_CHECKS, CheckOptions
 from batch_sms.errors import OptionError, RunRefused
 from batch_sms.files.rows import InputTable, ReadOptions, read_table
 from batch_sms.files.tables import permissions_of, set_mode
 from batch_sms.job import canary as canaries
-from batch_sms.job.canary import ApproveCanary, CanaryGate, CanaryReport, CanarySettings
+from batch_sms.job.canary import ApproveCanary, CanaryGate, CanaryOptions, CanaryReport
 from batch_sms.job.halt import DEFAULT_HALT, HaltRule
 from batch_sms.job.ledger import Ledger, Recovered, RunInfo, RunState, fingerprint, ledger_path
 from batch_sms.job.locks import RunLocks
 from batch_sms.job.plan import Plan, Planner, make_plan
 from batch_sms.job.putback import UndoPlanner, is_undo_table
 from batch_sms.job.recipients import RecipientBook
-from batch_sms.job.sender import RunSettings
+from batch_sms.job.sender import SendOptions
 from batch_sms.job.stream import Connection, StopCause, Stream, write_dry_run
 from batch_sms.models import Outcome, RowResult
 from batch_sms.output.facts import RunFacts
@@ -55,15 +55,15 @@ class RunOptions:
     allow_duplicate_recipients: bool = False
     """Send every row, also a second SMS to a number an earlier row sends to."""
     read: ReadOptions = field(default_factory=ReadOptions)
-    check: ValidationSettings = DEFAULT_SETTINGS
-    send: RunSettings = field(default_factory=RunSettings)
+    check: CheckOptions = DEFAULT_CHECKS
+    send: SendOptions = field(default_factory=SendOptions)
     command: str = "run"
     """`run` or `rerun`: a rerun's input must be a results file."""
     recorded: Mapping[str, Any] = field(default_factory=dict)
     """The options as the command line spells them (no secrets), kept in the ledger."""
     report_path: Path | None = None
     """Where to write an HTML report of the run when it ends; None: no report."""
-    canary: CanarySettings | None = None
+    canary: CanaryOptions | None = None
     """Send this many sending rows first and hold the rest until the canary is approved."""
     halt: HaltRule | None = DEFAULT_HALT
     """Stop in order once this many rows failed; None: never."""

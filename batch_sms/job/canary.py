@@ -36,7 +36,7 @@ LEDGER_NOTE = "canary"
 
 
 @dataclass(frozen=True)
-class CanarySettings:
+class CanaryOptions:
     rows: int
     """How many sending rows go out first."""
     wait: float = DEFAULT_WAIT
@@ -166,7 +166,7 @@ def _same_moment(shown: Any, wanted: Any) -> bool:
 async def watch(
     rows: Sequence[tuple[Update, RowResult]],
     read: Reader,
-    settings: CanarySettings,
+    settings: CanaryOptions,
     halt: asyncio.Event,
     clock: Callable[[], float] = time.monotonic,
 ) -> CanaryReport:
@@ -204,7 +204,7 @@ class CanaryGate:
     """A stream's side of the canary: counts the sending rows as they go out, hears their
     results, and decides whether the rest may follow."""
 
-    def __init__(self, settings: CanarySettings, approve: ApproveCanary) -> None:
+    def __init__(self, settings: CanaryOptions, approve: ApproveCanary) -> None:
         self.settings = settings
         self.approve = approve
         self.report: CanaryReport | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from batch_sms.checks.segments import SegmentTally
-from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings, Validator
+from batch_sms.checks.validation import DEFAULT_CHECKS, CheckOptions, Validator
 from batch_sms.errors import InputError
 from batch_sms.files.rows import InputTable, nothing_filled_in
 from batch_sms.job import messages
@@ -42,7 +42,7 @@ class Planner:
         self,
         table: InputTable,
         now: datetime,
-        settings: ValidationSettings = DEFAULT_SETTINGS,
+        settings: CheckOptions = DEFAULT_CHECKS,
         recovered: Recovered | None = None,
     ) -> None:
         self.table = table

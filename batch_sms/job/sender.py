@@ -67,7 +67,7 @@ PUT_ONE, GET_ONE, LIST = "PUT activity/sms/{id}/", "GET activity/sms/{id}/", "GE
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class SendOptions:
     concurrency: int = MAX_IN_FLIGHT
     """The most requests in flight: the pacer finds how many it needs, up to this."""
     max_retries: int = 5
@@ -124,7 +124,7 @@ async def send_updates(
     client: CloseClient,
     updates: Iterable[Update] | AsyncIterable[Update],
     on_result: ResultSink,
-    settings: RunSettings = RunSettings(),
+    settings: SendOptions = SendOptions(),
     pacer: Pacer | None = None,
 ) -> RunReport:
     """Send every update, at most `settings.concurrency` at once, and report each row's
@@ -148,7 +148,7 @@ class Sender:
         self,
         client: CloseClient,
         on_result: ResultSink,
-        settings: RunSettings = RunSettings(),
+        settings: SendOptions = SendOptions(),
         pacer: Pacer | None = None,
         on_start: StartSink | None = None,
         on_before: BeforeSink | None = None,
@@ -526,7 +526,7 @@ class Sender:
 class _Attempts:
     """Counts a row's attempts: 429s against their own budget, the rest against the retries."""
 
-    def __init__(self, settings: RunSettings) -> None:
+    def __init__(self, settings: SendOptions) -> None:
         self.settings = settings
         self.rate_limited = 0
         self.other = 0

@@ -32,7 +32,7 @@ from batch_sms.job.halt import FailureWatch, HaltRule
 from batch_sms.job.ledger import Ledger
 from batch_sms.job.plan import Planner
 from batch_sms.job.recipients import RecipientBook, held_back, sheet_recipient
-from batch_sms.job.sender import RunSettings, Sender
+from batch_sms.job.sender import Sender, SendOptions
 from batch_sms.models import Evidence, Outcome, RowResult, Update
 from batch_sms.output.failures import FailureGroup, FailureTally
 from batch_sms.output.results import OrderedResults
@@ -118,7 +118,7 @@ class Stream:
         connection: Connection,
         out_path: Path,
         ledger: Ledger,
-        settings: RunSettings,
+        settings: SendOptions,
         on_result: Callable[[RowResult], None] | None = None,
         recipients: RecipientBook | None = None,
         canary: CanaryGate | None = None,

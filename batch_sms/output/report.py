@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings
+from batch_sms.checks.validation import DEFAULT_CHECKS, CheckOptions
 from batch_sms.errors import InputError
 from batch_sms.files.rows import ReadOptions, read_table
 from batch_sms.models import RowResult, SourceRow
@@ -58,7 +58,7 @@ class ReportBuilder:
     """Adds up rows as they come (from a results file, or from a run as it goes) and renders
     the page. `now` places the SMS sent "now" whose time the rows do not tell."""
 
-    def __init__(self, now: datetime, settings: ValidationSettings = DEFAULT_SETTINGS) -> None:
+    def __init__(self, now: datetime, settings: CheckOptions = DEFAULT_CHECKS) -> None:
         self.tally = ResultsTally(now, settings)
 
     def add(self, row: SourceRow) -> None:
@@ -109,7 +109,7 @@ def write_report(
     out_path: Path,
     facts: RunFacts | None = None,
     *,
-    settings: ValidationSettings = DEFAULT_SETTINGS,
+    settings: CheckOptions = DEFAULT_CHECKS,
     read_options: ReadOptions | None = None,
 ) -> ReportSummary:
     """Read a results file (CSV or spreadsheet) and write its report to `out_path`.

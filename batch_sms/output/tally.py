@@ -18,7 +18,7 @@ from batch_sms import rules
 from batch_sms.checks.phones import PhoneError, time_zone_of, to_e164
 from batch_sms.checks.segments import UCS2, count_segments, ucs2_warning
 from batch_sms.checks.times import TimeError, parse_moment
-from batch_sms.checks.validation import DEFAULT_SETTINGS, ValidationSettings
+from batch_sms.checks.validation import DEFAULT_CHECKS, CheckOptions
 from batch_sms.models import Outcome
 from batch_sms.output.deliveries import Deliveries, Kind
 from batch_sms.output.reasons import ReasonGroups
@@ -100,7 +100,7 @@ class ResultsTally:
 
     now: datetime
     """When SMS sent "now" land, when the file does not say: the run's start."""
-    settings: ValidationSettings = DEFAULT_SETTINGS
+    settings: CheckOptions = DEFAULT_CHECKS
     rows: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     close_statuses: Counter[str] = field(default_factory=Counter)

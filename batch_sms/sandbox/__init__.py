@@ -1,6 +1,6 @@
 """The built-in stand-in for Close's SMS API.
 
-- `config.py`: SandboxConfig, Fault, and which ids stand for missing SMS;
+- `config.py`: SandboxOptions, Fault, and which ids stand for missing SMS;
 - `update_rules.py`: a PUT body checked against Close's rules (its own code, Close's facts);
 - `activities.py`: an SMS as Close shows it, and what an update does to it;
 - `listing.py`: the list endpoint's filters and pages;
@@ -11,7 +11,7 @@
 - `transport.py`: mock_transport(model), the model behind an httpx.MockTransport.
 """
 
-from batch_sms.sandbox.config import Fault, SandboxConfig, stands_for_missing
+from batch_sms.sandbox.config import Fault, SandboxOptions, stands_for_missing
 from batch_sms.sandbox.demo import DEMO_SMS, demo_sandbox, seed_demo
 from batch_sms.sandbox.messages import Reply, Request
 from batch_sms.sandbox.model import LogEntry, SandboxModel, SandboxStats
@@ -25,7 +25,7 @@ __all__ = [
     "Reply",
     "Request",
     "Sandbox",
-    "SandboxConfig",
+    "SandboxOptions",
     "SandboxModel",
     "SandboxStats",
     "demo_sandbox",

@@ -8,7 +8,7 @@ import hmac
 import math
 from dataclasses import dataclass, replace
 
-from batch_sms.sandbox.config import Fault, SandboxConfig
+from batch_sms.sandbox.config import Fault, SandboxOptions
 from batch_sms.sandbox.messages import Reply, encode
 
 UNLIMITED = 1_000_000  # the limit reported when rate limiting is off
@@ -49,7 +49,7 @@ def _seconds(value: float) -> str:
     return f"{round(value, 3):g}"
 
 
-def credential(header: str, config: SandboxConfig) -> str | None:
+def credential(header: str, config: SandboxOptions) -> str | None:
     """The name of the credential an Authorization header carries, None when it is wrong."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer":

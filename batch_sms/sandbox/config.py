@@ -31,7 +31,7 @@ REFUSALS = (Fault.UNAVAILABLE, Fault.BAD_GATEWAY, Fault.RATE_LIMITED, Fault.HTML
 
 
 @dataclass(frozen=True)
-class SandboxConfig:
+class SandboxOptions:
     api_key: str = "sandbox_api_key"  # HTTP Basic: the key as user name, empty password
     oauth_token: str = "sandbox_oauth_token"  # Authorization: Bearer <token>
     rate_limit: int | None = None  # per window, endpoint group and credential; None: unlimited

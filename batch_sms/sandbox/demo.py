@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from batch_sms.sandbox.config import SandboxConfig
+from batch_sms.sandbox.config import SandboxOptions
 from batch_sms.sandbox.model import SandboxModel
 from batch_sms.sandbox.server import Sandbox
 
@@ -138,7 +138,7 @@ class _Demo:
 def demo_sandbox(count: int = DEMO_SMS) -> Sandbox:
     """The sandbox that `--sandbox` starts (not yet started): the made-up SMS, and every other
     id a draft, so that a file exported from one such sandbox runs in the next as it stands."""
-    sandbox = Sandbox(SandboxConfig(any_id=True))
+    sandbox = Sandbox(SandboxOptions(any_id=True))
     seed_demo(sandbox.model, count)
     return sandbox
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from batch_sms.sandbox.activities import project
-from batch_sms.sandbox.config import SandboxConfig
+from batch_sms.sandbox.config import SandboxOptions
 
 Lookup = Callable[[str], "dict[str, Any] | None"]
 
@@ -62,7 +62,7 @@ class ListQuery:
         return created > moment or (created == moment and not inclusive)
 
 
-def parse_query(query: Mapping[str, str], config: SandboxConfig) -> ListQuery:
+def parse_query(query: Mapping[str, str], config: SandboxOptions) -> ListQuery:
     """The list request's parameters, checked as Close checks them; BadQuery otherwise."""
     limit = _whole(query, "_limit", min(DEFAULT_LIMIT, config.max_limit))
     skip = _whole(query, "_skip", 0)
@@ -163,7 +163,7 @@ def _microseconds(moment: datetime) -> int:
 
 
 def list_page(
-    query: Mapping[str, str], index: ListIndex, lookup: Lookup, config: SandboxConfig
+    query: Mapping[str, str], index: ListIndex, lookup: Lookup, config: SandboxOptions
 ) -> Page:
     """The page a list request asks for, or Close's 400 for a request it refuses."""
     try:

@@ -31,7 +31,7 @@ from batch_sms.sandbox.activities import (
     send_time,
     with_fields,
 )
-from batch_sms.sandbox.config import REFUSALS, Fault, SandboxConfig, stands_for_missing
+from batch_sms.sandbox.config import REFUSALS, Fault, SandboxOptions, stands_for_missing
 from batch_sms.sandbox.listing import ListIndex, list_page
 from batch_sms.sandbox.messages import Reply, Request, encode
 from batch_sms.sandbox.update_rules import UpdateContext, iso, update_errors
@@ -130,7 +130,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-_DEFAULT_CONFIG = SandboxConfig()
+_DEFAULT_CONFIG = SandboxOptions()
 
 
 class SandboxModel:
@@ -138,7 +138,7 @@ class SandboxModel:
 
     def __init__(
         self,
-        config: SandboxConfig = _DEFAULT_CONFIG,
+        config: SandboxOptions = _DEFAULT_CONFIG,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:

@@ -18,12 +18,12 @@ from socketserver import TCPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from batch_sms.sandbox.config import Fault, SandboxConfig
+from batch_sms.sandbox.config import Fault, SandboxOptions
 from batch_sms.sandbox.messages import Reply, Request, json_object
 from batch_sms.sandbox.model import LogEntry, SandboxModel, SandboxStats, utc_now
 
 _POLL_SECONDS = 0.01  # how long stop() may wait for the accept loop to notice
-_DEFAULT_CONFIG = SandboxConfig()
+_DEFAULT_CONFIG = SandboxOptions()
 
 
 class Sandbox:
@@ -36,7 +36,7 @@ class Sandbox:
 
     def __init__(
         self,
-        config: SandboxConfig = _DEFAULT_CONFIG,
+        config: SandboxOptions = _DEFAULT_CONFIG,
         port: int = 0,
         *,
         clock: Callable[[], datetime] = utc_now,
@@ -50,7 +50,7 @@ class Sandbox:
         self._connections_lock = threading.Lock()
 
     @property
-    def config(self) -> SandboxConfig:
+    def config(self) -> SandboxOptions:
         return self.model.config
 
     # Lifecycle
