@@ -148,15 +148,18 @@ connection_options = option_bundle(
 def credentials_from(
     api_key: str | None, oauth_token: str | None, required: bool
 ) -> Credentials | None:
-    """The credentials the options give; a usage error when there are none, or two."""
+    """The credentials the options give, else asked for at a terminal (not shown); a usage
+    error when there are none, or two."""
     if not required:
         return None
     if api_key and oauth_token:
         raise click.UsageError("Give --api-key or --oauth-token, not both.")
     if not (api_key or oauth_token):
+        api_key = prompt_for_api_key()
+    if not (api_key or oauth_token):
         raise click.UsageError(
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token). "
-            "To try the tool without a Close account, add --sandbox."
+            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
+            "--oauth-token). To try the tool without a Close account, add --sandbox."
         )
     return Credentials(api_key=api_key or None, oauth_token=oauth_token or None)
 

@@ -21,7 +21,7 @@ from batch_sms.checks.validation import CheckOptions
 from batch_sms.cli import console, remembered
 from batch_sms.cli.crash import remember_ledger
 from batch_sms.cli.interrupts import run_until_done
-from batch_sms.cli.options import prompt_for_api_key, run_options
+from batch_sms.cli.options import credentials_from, run_options
 from batch_sms.cli.status import ExitCode, exit_code, fail_on_errors
 from batch_sms.close.client import Credentials
 from batch_sms.close.pacing import RateCap
@@ -119,7 +119,9 @@ def _run(input_path: Path, options: dict[str, Any], command: str) -> None:
     with fail_on_errors():
         _use_earlier_options(context, input_path, options, command)
         line = CommandLine(**options)
-        credentials = _credentials(line, required=not (line.dry_run or line.sandbox))
+        credentials = credentials_from(
+            line.api_key, line.oauth_token, required=not (line.dry_run or line.sandbox)
+        )
         with _interrupts_before_sending():
             run_options = replace(
                 run_options_of(line, command), recorded=remembered.recorded(context)
@@ -251,22 +253,6 @@ def _confirm(plan_lines: list[str], sends: int) -> None:
     if not click.confirm("Go ahead?", default=False, err=True):
         click.echo("Nothing was sent.", err=True)
         sys.exit(ExitCode.ABORTED)
-
-
-def _credentials(line: CommandLine, required: bool) -> Credentials | None:
-    if not required:
-        return None
-    if line.api_key and line.oauth_token:
-        raise click.UsageError("Give --api-key or --oauth-token, not both.")
-    api_key = line.api_key
-    if not (api_key or line.oauth_token):
-        api_key = prompt_for_api_key()
-    if not (api_key or line.oauth_token):
-        raise click.UsageError(
-            "No credentials: set CLOSE_API_KEY (or pass --api-key-file, --api-key, or "
-            "--oauth-token). To try the tool without a Close account, add --sandbox."
-        )
-    return Credentials(api_key=api_key or None, oauth_token=line.oauth_token or None)
 
 
 def _connection(

@@ -13,6 +13,7 @@ from batch_sms.cli import console
 from batch_sms.cli.interrupts import run_until_done
 from batch_sms.cli.options import (
     connection_options,
+    credentials_from,
     halt_option,
     option_bundle,
     rate_limit_option,
@@ -85,7 +86,9 @@ def undo(results_path: Path, **options: Any) -> None:
         batch-sms undo campaign.results.csv
     """
     with fail_on_errors():
-        credentials = _credentials(options, required=not options["dry_run"])
+        credentials = credentials_from(
+            options["api_key"], options["oauth_token"], required=not options["dry_run"]
+        )
         try:
             with Undo(results_path, _run_options(options)) as job:
                 summary, plan_lines = _plan_and_go(job, options, credentials)
@@ -165,16 +168,3 @@ def _confirm(updates: int) -> None:
     if not click.confirm("Put them back?", default=False, err=True):
         click.echo("Nothing was changed.", err=True)
         sys.exit(ExitCode.ABORTED)
-
-
-def _credentials(options: dict[str, Any], required: bool) -> Credentials | None:
-    api_key, oauth_token = options["api_key"], options["oauth_token"]
-    if not required:
-        return None
-    if api_key and oauth_token:
-        raise click.UsageError("Give --api-key or --oauth-token, not both.")
-    if not (api_key or oauth_token):
-        raise click.UsageError(
-            "No credentials: set CLOSE_API_KEY (or pass --api-key, or --oauth-token)."
-        )
-    return Credentials(api_key=api_key or None, oauth_token=oauth_token or None)
