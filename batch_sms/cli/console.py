@@ -192,10 +192,10 @@ def _print_way_on(summary: RunSummary, code: ExitCode, resume_command: str) -> N
         click.echo(f"To retry the rows not updated: {rerun}")
 
 
-def print_hard_stop(ledger: Path, resume_command: str) -> None:
-    click.echo(
-        f"\nStopped at once. Every finished row is in {ledger}; carry on with:\n  {resume_command}",
-        err=True,
+def hard_stop(ledger: Path, resume_command: str) -> str:
+    """What a run stopped at once says: where its record is, and how to carry on."""
+    return (
+        f"\nStopped at once. Every finished row is in {ledger}; carry on with:\n  {resume_command}"
     )
 
 

@@ -22,7 +22,7 @@ from batch_sms.cli import console, remembered
 from batch_sms.cli.crash import remember_ledger
 from batch_sms.cli.interrupts import run_until_done
 from batch_sms.cli.options import credentials_from, run_options
-from batch_sms.cli.status import ExitCode, exit_code, fail_on_errors
+from batch_sms.cli.status import ExitCode, Stop, exit_code, fail_on_errors
 from batch_sms.close.client import Credentials
 from batch_sms.close.pacing import RateCap
 from batch_sms.errors import RunInterrupted
@@ -122,18 +122,16 @@ def _run(input_path: Path, options: dict[str, Any], command: str) -> None:
         credentials = credentials_from(
             line.api_key, line.oauth_token, required=not (line.dry_run or line.sandbox)
         )
-        with _interrupts_before_sending():
-            run_options = replace(
-                run_options_of(line, command), recorded=remembered.recorded(context)
-            )
-            campaign = Campaign(input_path, run_options)
-            remember_ledger(ledger_path(campaign.results_path))
-            with campaign:
-                try:
-                    summary = _plan_and_go(campaign, line, credentials)
-                except RunInterrupted as stop:
-                    console.print_hard_stop(stop.ledger, _resume_command(campaign, line))
-                    sys.exit(ExitCode.INTERRUPTED)
+        run_options = replace(run_options_of(line, command), recorded=remembered.recorded(context))
+        campaign = Campaign(input_path, run_options)
+        remember_ledger(ledger_path(campaign.results_path))
+        with campaign:
+            try:
+                summary = _plan_and_go(campaign, line, credentials)
+            except RunInterrupted as interrupted:
+                resume = _resume_command(campaign, line)
+                message = console.hard_stop(interrupted.ledger, resume)
+                raise Stop(ExitCode.INTERRUPTED, message) from None
     code = exit_code(summary)
     console.print_summary(summary, code, _resume_command(campaign, line))
     sys.exit(code)
@@ -232,16 +230,6 @@ def run_options_of(line: CommandLine, command: str) -> RunOptions:
     )
 
 
-@contextlib.contextmanager
-def _interrupts_before_sending() -> Iterator[None]:
-    """Ctrl-C while the file is checked: nothing was sent, and no traceback is due."""
-    try:
-        yield
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted before sending: nothing was sent.", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-
-
 def _confirm(plan_lines: list[str], sends: int) -> None:
     if not sys.stdin.isatty():
         raise click.UsageError(
@@ -251,8 +239,7 @@ def _confirm(plan_lines: list[str], sends: int) -> None:
     for line in plan_lines:
         click.echo(line, err=True)
     if not click.confirm("Go ahead?", default=False, err=True):
-        click.echo("Nothing was sent.", err=True)
-        sys.exit(ExitCode.ABORTED)
+        raise Stop(ExitCode.ABORTED, "Nothing was sent.")
 
 
 def _connection(

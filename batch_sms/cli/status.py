@@ -33,6 +33,16 @@ def exit_code(summary: RunSummary) -> ExitCode:
     return ExitCode.OK
 
 
+class Stop(Exception):
+    """The command ends here, with this code, after saying `message` (on stderr): the user
+    declined, pressed Ctrl-C before anything was sent, or a run was stopped at once."""
+
+    def __init__(self, code: ExitCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 @contextlib.contextmanager
 def fail_on_errors() -> Iterator[None]:
     """The library's errors as the command line shows them: a user's mistake is a usage error
@@ -45,4 +55,11 @@ def fail_on_errors() -> Iterator[None]:
         raise click.BadParameter(str(error), param_hint="INPUT") from None
     except RunInterrupted as error:
         click.echo(f"\nStopped at once. Every finished row is in {error.ledger}.", err=True)
+        raise SystemExit(ExitCode.INTERRUPTED) from None
+    except Stop as stop:
+        click.echo(stop.message, err=True)
+        raise SystemExit(stop.code) from None
+    except KeyboardInterrupt:
+        # Ctrl-C during a send is the campaign's (an orderly stop); here, nothing was sent.
+        click.echo("\nInterrupted before sending: nothing was sent.", err=True)
         raise SystemExit(ExitCode.INTERRUPTED) from None

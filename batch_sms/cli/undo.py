@@ -19,7 +19,7 @@ from batch_sms.cli.options import (
     rate_limit_option,
     sending_options,
 )
-from batch_sms.cli.status import ExitCode, exit_code, fail_on_errors
+from batch_sms.cli.status import ExitCode, Stop, exit_code, fail_on_errors
 from batch_sms.close.client import Credentials
 from batch_sms.errors import RunInterrupted
 from batch_sms.job.campaign import Campaign, RunOptions, RunSummary
@@ -89,12 +89,8 @@ def undo(results_path: Path, **options: Any) -> None:
         credentials = credentials_from(
             options["api_key"], options["oauth_token"], required=not options["dry_run"]
         )
-        try:
-            with Undo(results_path, _run_options(options)) as job:
-                summary, plan_lines = _plan_and_go(job, options, credentials)
-        except KeyboardInterrupt:
-            click.echo("\nInterrupted before sending: nothing was changed.", err=True)
-            sys.exit(ExitCode.INTERRUPTED)
+        with Undo(results_path, _run_options(options)) as job:
+            summary, plan_lines = _plan_and_go(job, options, credentials)
     code = exit_code(summary)
     resume = _resume_command(results_path, options)
     console.print_summary(summary, code, resume, plan_lines, undoable=False)
@@ -133,9 +129,11 @@ def _send(
                 campaign.send(connection, on_result),
                 grace=2 * connection.timeout + 5,
             )
-        except RunInterrupted as stop:
-            console.print_hard_stop(stop.ledger, _resume_command(job.results_path, options))
-            sys.exit(ExitCode.INTERRUPTED)
+        except RunInterrupted as interrupted:
+            resume = _resume_command(job.results_path, options)
+            raise Stop(
+                ExitCode.INTERRUPTED, console.hard_stop(interrupted.ledger, resume)
+            ) from None
 
 
 def _run_options(options: dict[str, Any]) -> RunOptions:
@@ -166,5 +164,4 @@ def _confirm(updates: int) -> None:
             "Pass --yes to undo, or --dry-run to see what it would do."
         )
     if not click.confirm("Put them back?", default=False, err=True):
-        click.echo("Nothing was changed.", err=True)
-        sys.exit(ExitCode.ABORTED)
+        raise Stop(ExitCode.ABORTED, "Nothing was changed.")
