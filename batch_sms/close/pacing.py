@@ -43,8 +43,9 @@ SAME_WINDOW = 0.05
 # A request that left this shortly before another may still be counted after it, so the
 # `remaining` of the other's answer may not count it yet: requests take separate connections,
 # and a server counts them in the order its workers get to them (the sandbox's threads take
-# turns on Python's lock every 5 ms, and were seen 30 ms out of order).
-REORDER = 0.05
+# turns on Python's lock; 5 ms earned 429s on it at 200/s, 50 ms left budget unused, 20 ms
+# neither in the grid).
+REORDER = 0.02
 # A request on a connection it opened may reach the server later still: the server has to
 # accept the connection first (the sandbox took up to 83 ms with 180 opened at once). Within a
 # window it counts as not yet counted by Close until its answer comes; when a window ends, it
