@@ -183,7 +183,7 @@ async def _drive(
                 flying += 1
                 peak = max(peak, flying)
                 if traced and (leaving := request_leaving.get()) is not None:
-                    leaving()  # as httpx's trace does when the request is written
+                    leaving(False)  # as httpx's trace does when the request is written
                 allowed, header, delay = server.arrive(loop.now, start)
                 await asyncio.sleep(delay)
                 flying -= 1

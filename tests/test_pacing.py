@@ -265,7 +265,7 @@ def test_the_end_of_a_window_counts_from_when_the_request_left_not_when_it_could
             await asyncio.sleep(0.3)  # a slow connection
             leaving = request_leaving.get()
             assert leaving is not None
-            leaving()
+            leaving(False)
             await asyncio.sleep(0.1)
             pacer.observe(RateLimit(limit=10, remaining=0, reset=1.0), ticket)
         async with pacer.turn():
@@ -281,7 +281,7 @@ def test_requests_that_leave_after_a_window_ends_spend_the_next_ones_budget() ->
         async with pacer.turn() as first:
             leaving = request_leaving.get()
             assert leaving is not None
-            leaving()  # the transport says when requests leave
+            leaving(False)  # the transport says when requests leave
             pacer.observe(RateLimit(limit=20, remaining=19, reset=0.2), first)
         started = 0
 
@@ -292,7 +292,7 @@ def test_requests_that_leave_after_a_window_ends_spend_the_next_ones_budget() ->
                 await asyncio.sleep(0.3)  # on a fresh connection: leaves after the window
                 leaving = request_leaving.get()
                 assert leaving is not None
-                leaving()
+                leaving(False)
                 await asyncio.sleep(5.0)
 
         tasks = [asyncio.ensure_future(late()) for _ in range(10)]
@@ -365,3 +365,38 @@ def test_no_growth_for_an_endpoint_before_its_own_first_answer() -> None:
         return counted
 
     assert run_virtual(main) == 16
+
+
+def test_a_request_on_a_fresh_connection_counts_as_leaving_later_than_it_did() -> None:
+    """The server may accept a new connection late: a request on it can reach Close after one
+    that left a little later on an open connection, whose `remaining` then does not count it."""
+
+    async def main(loop: VirtualClockLoop) -> int:
+        pacer = Pacer(clock=loop.time, initial=64)
+        started = 0
+
+        async def one(fresh: bool, answer: RateLimit | None = None) -> None:
+            nonlocal started
+            async with pacer.turn() as ticket:
+                started += 1
+                leaving = request_leaving.get()
+                assert leaving is not None
+                leaving(fresh)
+                await asyncio.sleep(0.1 if answer else 5.0)
+                if answer:
+                    pacer.observe(answer, ticket)
+
+        slow = [asyncio.ensure_future(one(fresh=True)) for _ in range(10)]
+        await asyncio.sleep(0.01)
+        # Left 10 ms after the 10, on an open connection, and arrived before them.
+        await one(fresh=False, answer=RateLimit(limit=20, remaining=19, reset=1.0))
+        more = [asyncio.ensure_future(one(fresh=False)) for _ in range(20)]
+        await asyncio.sleep(0.1)
+        counted = started
+        for task in (*slow, *more):
+            task.cancel()
+        await asyncio.gather(*slow, *more, return_exceptions=True)
+        return counted
+
+    # 19 remaining, the 10 on fresh connections still to be counted: 9 more may start, not 19.
+    assert run_virtual(main) == 10 + 1 + 9

@@ -30,11 +30,17 @@ from batch_sms.output.safe_text import MAX_MESSAGE, clip, for_terminal
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 USER_AGENT = "batch-sms"
-# Called as a request's first byte is written, for whoever set it in the task sending it (the
-# pacer: Close counts a request when it arrives, which can be a good while after it was allowed
-# to start when the event loop is busy with a burst of answers).
-request_leaving: ContextVar[Callable[[], None] | None] = ContextVar("request_leaving", default=None)
-_LEAVING = frozenset({"http11.send_request_headers.started", "http2.send_request_headers.started"})
+# Called once a request is written whole, for whoever set it in the task sending it (the
+# pacer: Close counts a request when it has it, which can be a good while after it was allowed
+# to start when the event loop is busy with a burst of answers; headers and body are written
+# in turns with other tasks, so the end of the body is the moment). Its argument says whether
+# the request opened its connection: the server may take a while to accept a new one, so such
+# a request can reach it after others that left later.
+request_leaving: ContextVar[Callable[[bool], None] | None] = ContextVar(
+    "request_leaving", default=None
+)
+_LEAVING = frozenset({"http11.send_request_body.complete", "http2.send_request_body.complete"})
+_CONNECTING = "connection.connect_tcp.started"
 # Close's answers are a few kB (a page of 100 SMS with a few fields); anything near this is
 # not Close, and reading it whole would let a server fill the memory.
 MAX_BODY_BYTES = 1_000_000
@@ -482,12 +488,16 @@ class CloseClient:
 
 
 async def _trace_leaving(request: httpx.Request) -> None:
-    request.extensions["trace"] = _on_trace
+    opened = False
 
+    async def on_trace(event: str, info: dict[str, Any]) -> None:
+        nonlocal opened
+        if event == _CONNECTING:
+            opened = True
+        elif event in _LEAVING and (notify := request_leaving.get()) is not None:
+            notify(opened)
 
-async def _on_trace(event: str, info: dict[str, Any]) -> None:
-    if event in _LEAVING and (notify := request_leaving.get()) is not None:
-        notify()
+    request.extensions["trace"] = on_trace
 
 
 async def _read_body(response: httpx.Response, cap: int) -> bytes:

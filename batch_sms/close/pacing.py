@@ -40,9 +40,17 @@ MAX_IN_FLIGHT = 256
 ROLLOVER_MARGIN = 0.005
 # Two RateLimit headers whose resets point this close together describe the same window.
 SAME_WINDOW = 0.05
-# A request that left this shortly before another may still reach Close after it, so the
-# `remaining` of the other's answer may not count it yet.
-REORDER = 0.005
+# A request that left this shortly before another may still be counted after it, so the
+# `remaining` of the other's answer may not count it yet: requests take separate connections,
+# and a server counts them in the order its workers get to them (the sandbox's threads take
+# turns on Python's lock; 5 ms earned 429s on it at 200/s, 50 ms left budget unused, 20 ms
+# neither in the grid).
+REORDER = 0.02
+# A request on a connection it opened may reach the server later still: the server has to
+# accept the connection first (the sandbox took up to 83 ms with 180 opened at once). Within a
+# window it counts as not yet counted by Close until its answer comes; when a window ends, it
+# is taken to have left this much later than it did.
+FRESH_DELAY = 0.05
 # A window that the pacer takes to be open is opened by one request alone; the rest of its
 # budget goes once that one has left (or after this long). Let go together, a hundred requests
 # take turns on the event loop, and the first leaves 15 ms later: lost from every window.
@@ -110,10 +118,12 @@ class _Window:
     anchored: bool = False  # a request has left since it rolled: `ends` counts from it
     opening: bool = False  # a request was let go alone to open it (see OPENER_WAIT)
     counted: _Counted | None = None  # the last request Close counted in the window, as known
+    estimates: list[float] = field(default_factory=list)  # of its end, from its answers, sorted
     flying: list[tuple[float, int]] = field(default_factory=list)  # (started, number), in order
     # Requests in flight by when they left, which on fresh connections can be tens of
     # milliseconds after they started, and in another order; and those that have not left yet.
     gone: list[tuple[float, int]] = field(default_factory=list)
+    fresh: list[tuple[float, int]] = field(default_factory=list)  # in `gone`: on new connections
     unsent: int = 0
     leaving: int = 0  # allowed to start, not yet started: Close counts them after all others
 
@@ -155,7 +165,7 @@ class Pacer:
         self._reserved = 0  # places given to waiters that have not yet taken off
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
-        self._left_at: dict[int, float] = {}  # when requests in flight actually left
+        self._left_at: dict[int, float] = {}  # when requests in flight left (see FRESH_DELAY)
         # Whether the transport says when requests leave (httpx's own does; a MockTransport
         # does not, and then each request counts as gone when it starts). None: not known yet.
         self._traced: bool | None = None
@@ -188,7 +198,7 @@ class Pacer:
         else:
             self._reserve(window, self._clock())
         ticket = self._take_off(window, group)
-        leaving = request_leaving.set(lambda: self._left(ticket))
+        leaving = request_leaving.set(lambda fresh: self._left(ticket, fresh))
         try:
             yield ticket
         finally:
@@ -327,13 +337,15 @@ class Pacer:
             self._gone(window, ticket.number, now)
         return ticket
 
-    def _left(self, ticket: Ticket) -> None:
-        """The request's first byte is being written."""
+    def _left(self, ticket: Ticket, fresh: bool) -> None:
+        """The request's first byte is being written; `fresh`: on a connection it opened."""
         self._traced = True
         if ticket.number not in self._left_at:
-            now = self._clock()
+            now = self._clock() + (FRESH_DELAY if fresh else 0.0)
             window = self._windows[ticket.group]
             self._gone(window, ticket.number, now)
+            if fresh:
+                bisect.insort(window.fresh, (now, ticket.number))
             if window.rolled and not window.anchored and now >= window.ends - window.length:
                 window.ends = now + window.length
                 window.anchored = True
@@ -363,6 +375,9 @@ class Pacer:
             window.unsent -= 1  # it never left: no connection, say
         else:
             del window.gone[bisect.bisect_left(window.gone, (left, ticket.number))]
+            index = bisect.bisect_left(window.fresh, (left, ticket.number))
+            if window.fresh[index : index + 1] == [(left, ticket.number)]:
+                del window.fresh[index]
         self._release()
 
     # Budgets
@@ -407,8 +422,10 @@ class Pacer:
         each one that lands shows that its request was counted."""
         window.limit = rate_limit.limit
         window.length = max(window.length, rate_limit.reset)
-        # Each request reached Close a little after it left, so each answer puts the end of
-        # its window a little early: the latest of them is the nearest to the truth.
+        # When a request left is known to within a turn of the event loop either way, and
+        # Close may read it a little late: the window ends at the median of what its answers
+        # say (the latest would be late by the slowest turn, the earliest early by the slowest
+        # read).
         left = self._left_at.get(ticket.number)
         ends = (ticket.started if left is None else left) + rate_limit.reset
         near = SAME_WINDOW + rate_limit.reset / 10
@@ -417,15 +434,20 @@ class Pacer:
         if ends > window.ends + near:
             window.counted = None  # a window that opened before the pacer took it to
         if window.rolled or ends > window.ends + near:
-            window.ends, window.rolled = ends, False  # what Close says beats a guess
-        else:
-            window.ends = max(window.ends, ends)
+            window.rolled = False  # what Close says beats a guess
+            window.estimates.clear()
+        bisect.insort(window.estimates, ends)
+        window.ends = window.estimates[len(window.estimates) // 2]
         if window.counted is None or rate_limit.remaining < window.counted.remaining:
             counted_left = ticket.started if left is None else left
             window.counted = _Counted(rate_limit.remaining, counted_left)
         counted = window.counted
-        uncounted = self._gone_since(window, counted.left)
-        if left is None or left >= counted.left - REORDER:
+        moment = counted.left - REORDER
+        # Requests on new connections count as uncounted however long ago they left.
+        uncounted = self._gone_since(window, counted.left) + bisect.bisect_left(
+            window.fresh, (moment, -1)
+        )
+        if left is None or left >= moment or (left, ticket.number) in window.fresh:
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
 

@@ -6,15 +6,17 @@ socket as it does (encode/httpcore#1035, still open in 1.0.9). With the 8 connec
 fixed --concurrency 8 that cost nothing; with the 200 that riding 200 requests a second at 1 s
 an answer needs, it was 30 ms of CPU per request, twenty times the rest of the client's work.
 
-`_LinearPool` does the same job in one pass: a request takes the first idle connection to its
-server (checked for a server-side close only then), else a new one while under the limit, else
-the place of an idle one. Closed, expired and surplus idle connections are swept at most once
-per SWEEP_EVERY seconds instead of on every request. On HTTP/1.1 a connection handed to a
-request that has not started on it yet is not handed to another: httpcore's pool does, the
-loser fails and goes round again, and with a hundred requests arriving at once that was ten
-passes per request (as fixed in the httpx2 fork, pull request 1075). It only replaces the
-assignment method of the httpcore versions it was written against; with any other, the stock
-pool is used.
+`_LinearPool` does the same job in one pass: a request takes the least recently used idle
+connection to its server (checked for a server-side close only then), else a new one while
+under the limit, else the place of an idle one. Closed, expired and surplus idle connections
+are swept at most once per SWEEP_EVERY seconds instead of on every request. Least recently
+used, because runs send in bursts: connections left idle past httpx's keep-alive (5 s) would be
+closed, then opened again for the next big burst, and a new connection takes the server a while
+to accept. On HTTP/1.1 a connection handed to a request that has not started on it yet is not
+handed to another: httpcore's pool does, the loser fails and goes round again, and with a
+hundred requests arriving at once that was ten passes per request (as fixed in the httpx2
+fork, pull request 1075). It only replaces the assignment method of the httpcore versions it
+was written against; with any other, the stock pool is used.
 """
 
 from __future__ import annotations
@@ -91,7 +93,11 @@ class _LinearPool(httpcore.AsyncConnectionPool):
                 ),
                 None,
             )
-            if connection is None or not connection.has_expired():
+            if connection is None:
+                return None
+            if not connection.has_expired():
+                self._connections.remove(connection)
+                self._connections.append(connection)
                 return connection
             self._connections.remove(connection)  # the server closed it while it was idle
             closing.append(connection)
