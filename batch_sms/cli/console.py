@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import shlex
 import sys
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -73,10 +76,66 @@ _PROGRESS_NAMES = {
 }
 
 
+# The bar's rate and ETA count the rows of the last few seconds. tqdm's own rate is an average
+# of the updates between redraws: at 200 rows a second it swings with each batch of answers,
+# and after Close slows down (or a 429 pause) it takes a minute to show it. Five seconds is
+# several rate-limit windows, so the rate is the limit being ridden, not its ripples.
+RATE_WINDOW_SECONDS = 5.0
+
+
+class RecentRate:
+    """Rows per second over the last `window` seconds (or since the start, if shorter)."""
+
+    def __init__(
+        self, window: float = RATE_WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic
+    ):
+        self.window = window
+        self._clock = clock
+        self._started = clock()
+        self._done: deque[float] = deque()
+
+    def row_done(self) -> None:
+        now = self._clock()
+        self._done.append(now)
+        self._forget_before(now - self.window)
+
+    def per_second(self) -> float | None:
+        """None until a row is done, so the bar shows no rate rather than a made-up one."""
+        now = self._clock()
+        since = max(self._started, now - self.window)
+        self._forget_before(since)
+        if not self._done or now <= since:
+            return None
+        return len(self._done) / (now - since)
+
+    def _forget_before(self, moment: float) -> None:
+        while self._done and self._done[0] < moment:
+            self._done.popleft()
+
+
+class _RecentRateBar(tqdm):  # type: ignore[misc]  # tqdm ships no type hints
+    """A tqdm bar whose rate, and so its ETA, is a `RecentRate`."""
+
+    def __init__(self, *args: Any, recent: RecentRate, **kwargs: Any) -> None:
+        self.recent = recent
+        super().__init__(*args, **kwargs)
+
+    @property
+    def format_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = super().format_dict
+        shown["rate"] = self.recent.per_second()
+        return shown
+
+
 @contextlib.contextmanager
-def progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
+def progress(
+    total: int, quiet: bool, recent: RecentRate | None = None
+) -> Iterator[Callable[[RowResult], None]]:
     disable = quiet or not sys.stderr.isatty()
-    with tqdm(total=total, unit="row", desc="Sending", file=sys.stderr, disable=disable) as bar:
+    recent = recent or RecentRate()
+    with _RecentRateBar(
+        total=total, unit="row", desc="Sending", file=sys.stderr, disable=disable, recent=recent
+    ) as bar:
         # ok and failed from the start, the rest once they happen: a row not attempted after
         # Ctrl-C, or skipped because Close shows it sent already, did not fail.
         counts = {Outcome.UPDATED: 0, Outcome.FAILED: 0}
@@ -84,6 +143,7 @@ def progress(total: int, quiet: bool) -> Iterator[Callable[[RowResult], None]]:
         def advance(result: RowResult) -> None:
             counts[result.outcome] = counts.get(result.outcome, 0) + 1
             shown = {_PROGRESS_NAMES[outcome]: count for outcome, count in counts.items()}
+            recent.row_done()
             bar.set_postfix(shown, refresh=False)
             bar.update()
 
