@@ -155,10 +155,58 @@ def test_429s_halve_it_once_a_second_and_hold_growth_back() -> None:
     control.held(now=10.6, pace=100.0, oldest_age=0.5, room=None)
     assert control.limit == 38  # held back for a while
     control.held(now=12.0, pace=100.0, oldest_age=0.5, room=None)
-    assert control.limit == 77  # a lone 429 with a known pace: back to what the pace needs
+    assert control.limit == 77  # a lone one with a known pace: back to what the pace needs
     control.congested(now=13.0, pace=100.0)
     control.held(now=15.0, pace=100.0, oldest_age=0.5, room=None)
     assert control.limit == 57  # a second one: gentle from now on, half again at most
+
+
+def test_a_lone_429_within_a_known_budget_leaves_the_limit_alone_a_second_halves_it() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.5)
+    control.held(now=0.5, pace=100.0, oldest_age=0.5, room=None)
+    assert control.limit == 77
+    # A miscount at a window's edge: the pause it asks for is enough.
+    control.congested(now=10.0, pace=100.0, within_budget=True)
+    assert control.limit == 77
+    control.held(now=10.1, pace=200.0, oldest_age=0.5, room=None)
+    assert control.limit == 152  # and growth is not held back
+    # Another within ten seconds: something the headers do not show counts too.
+    control.congested(now=15.0, pace=200.0, within_budget=True)
+    assert control.limit == 76
+    control.held(now=20.0, pace=200.0, oldest_age=0.5, room=None)
+    assert control.limit == 114  # gentle from now on: half again at most
+
+
+def test_a_lone_429_after_a_quiet_while_is_lone_again() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.5)
+    control.held(now=0.5, pace=100.0, oldest_age=0.5, room=None)
+    control.congested(now=10.0, pace=100.0, within_budget=True)
+    control.congested(now=30.0, pace=100.0, within_budget=True)
+    assert control.limit == 77
+
+
+def test_answers_on_new_connections_are_not_taken_for_queueing() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.1)
+    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit == 32
+    # Requests beyond the old limit open connections, which the server takes a while to
+    # accept: slower in proportion to the number in flight, but a cost of the growth itself.
+    for n in range(30):
+        in_flight = 16 + n // 2
+        took = in_flight / 160
+        control.answered(Mark(0.2, in_flight), 0.2 + took, pace=200.0, fresh=in_flight > 16)
+    assert control.limit == 32
+    # The same answer times on connections already open are queueing: the growth goes.
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.1)
+    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
+    for n in range(30):
+        in_flight = 16 + n // 2
+        control.answered(Mark(0.2, in_flight), 0.2 + in_flight / 160, pace=200.0)
+    assert control.limit == 16
 
 
 # --- Runs against a simulated Close -----------------------------------------------------------

@@ -23,8 +23,12 @@ the window. Held back by the budget or the cap, it never grows.
   the limit goes back to where it was before the growth. When Close slows down for everyone,
   answer times do not depend on how many of ours are in flight, and the growth stays.
 - **429s and 503s** halve it, at most once a second (the answers to one burst are one signal),
-  and hold growth back for a while. With a known pace a lone 429 is more likely a miscount at
-  a window's edge; a second one within ten seconds makes growth gentle for the rest of the run.
+  and hold growth back for a while. Under a budget that Close's headers announce, a lone 429
+  is more likely a miscount at a window's edge: the budget, not the number in flight, decides
+  how many start, and the pause the 429 asks for covers it, so it leaves the limit alone
+  (halving cost the latency step at 200/s a second at half speed). A second 429 within ten
+  seconds halves it and makes growth gentle for the rest of the run: something the headers
+  do not show is counting too.
 """
 
 from __future__ import annotations
@@ -154,11 +158,20 @@ class InFlightControl:
         return self._latency
 
     def answered(
-        self, mark: Mark, now: float, pace: float | None, left: float | None = None
+        self,
+        mark: Mark,
+        now: float,
+        pace: float | None,
+        left: float | None = None,
+        fresh: bool = False,
     ) -> None:
         """An answer came (any status) to the request `mark` started. `pace`: requests a second
         that the budget or the cap allows, None when neither is known; `left`: when the request
-        actually left, if the transport said (a trial judges the server by the time from then)."""
+        actually left, if the transport said (a trial judges the server by the time from then);
+        `fresh`: it went on a connection it opened, so its answer time holds the server's
+        accepting that connection, a cost of the growth itself that no trial counts (requests
+        beyond the last limit are the ones that open connections, so it would look like
+        queueing)."""
         took = now - mark.started
         if self._latency is None:
             self._latency = took
@@ -166,7 +179,7 @@ class InFlightControl:
             self._latency += (took - self._latency) * LATENCY_WEIGHT
         trial = self._trial
         if trial is not None:
-            if mark.started >= trial.started:
+            if mark.started >= trial.started and not fresh:
                 trial.fit.add(mark.in_flight, now - (mark.started if left is None else left))
             self._judge(trial, now)
         if pace is not None and self._trial is None:
@@ -198,14 +211,19 @@ class InFlightControl:
         self._grow(max(wanted, self._limit + 1), now, paced=pace is not None)
         return look_again
 
-    def congested(self, now: float, pace: float | None) -> None:
-        """A 429 or a 503: halve the limit, at most once a second, and hold growth back."""
+    def congested(self, now: float, pace: float | None, within_budget: bool = False) -> None:
+        """A 429 or a 503: halve the limit, at most once a second, and hold growth back.
+        `within_budget`: a 429 to requests started within the budget Close's headers announce,
+        which alone leaves the limit as it is (see the module's docstring)."""
         since = now - self._last_slow_down
         if since < SLOW_DOWN_EVERY:
             return
         self._last_slow_down = now
+        repeated = since < REPEATED_WITHIN
+        if within_budget and not repeated:
+            return
         self._set(self._limit / 2)
-        self._gentle = self._gentle or pace is None or since < REPEATED_WITHIN
+        self._gentle = self._gentle or pace is None or repeated
         self._trial = None
         self._hold_until = now + max(SLOW_DOWN_EVERY, 2 * (self._latency or 0.0))
 

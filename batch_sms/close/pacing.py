@@ -213,17 +213,20 @@ class Pacer:
         if rate_limit is not None:
             self._learn(window, rate_limit, ticket)
         left = self._left_at.get(ticket.number)
-        self.control.answered(ticket.mark, self._clock(), self._pace(window), left)
+        fresh = left is not None and _holds(window.fresh, (left, ticket.number))
+        self.control.answered(ticket.mark, self._clock(), self._pace(window), left, fresh)
         self._release()
 
     def pause(self, seconds: float) -> None:
         """Hold every new request back for `seconds` (a 429 said so)."""
         self._resume_at = max(self._resume_at, self._clock() + seconds)
 
-    def congested(self) -> None:
-        """A 429 or a 503: fewer requests in flight for a while."""
+    def congested(self, rate_limited: bool = False) -> None:
+        """A 429 (`rate_limited`) or a 503: fewer requests in flight for a while."""
         known = [pace for w in self._windows.values() if (pace := self._pace(w)) is not None]
-        self.control.congested(self._clock(), max(known, default=None))
+        budgeted = any(window.limit is not None for window in self._windows.values())
+        pace = max(known, default=None)
+        self.control.congested(self._clock(), pace, within_budget=rate_limited and budgeted)
 
     # Waiting in line
 
@@ -375,9 +378,8 @@ class Pacer:
             window.unsent -= 1  # it never left: no connection, say
         else:
             del window.gone[bisect.bisect_left(window.gone, (left, ticket.number))]
-            index = bisect.bisect_left(window.fresh, (left, ticket.number))
-            if window.fresh[index : index + 1] == [(left, ticket.number)]:
-                del window.fresh[index]
+            if _holds(window.fresh, (left, ticket.number)):
+                del window.fresh[bisect.bisect_left(window.fresh, (left, ticket.number))]
         self._release()
 
     # Budgets
@@ -447,7 +449,7 @@ class Pacer:
         uncounted = self._gone_since(window, counted.left) + bisect.bisect_left(
             window.fresh, (moment, -1)
         )
-        if left is None or left >= moment or (left, ticket.number) in window.fresh:
+        if left is None or left >= moment or _holds(window.fresh, (left, ticket.number)):
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
 
@@ -466,6 +468,11 @@ class Pacer:
         if self.cap is not None:
             paces.append(self.cap.requests / self.cap.seconds)
         return min(paces, default=None)
+
+
+def _holds(ordered: list[tuple[float, int]], item: tuple[float, int]) -> bool:
+    index = bisect.bisect_left(ordered, item)
+    return ordered[index : index + 1] == [item]
 
 
 async def _until(future: asyncio.Future[None], halt: asyncio.Event | None) -> None:
