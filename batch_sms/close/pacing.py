@@ -341,7 +341,8 @@ class Pacer:
         return ticket
 
     def _left(self, ticket: Ticket, fresh: bool) -> None:
-        """The request's first byte is being written; `fresh`: on a connection it opened."""
+        """The request is written whole (client.request_leaving); `fresh`: on a connection it
+        opened."""
         self._traced = True
         if ticket.number not in self._left_at:
             now = self._clock() + (FRESH_DELAY if fresh else 0.0)
