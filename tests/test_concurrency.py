@@ -27,6 +27,25 @@ def answer(control: InFlightControl, started: float, took: float, in_flight: int
     control.answered(Mark(started, in_flight), started + took, pace=None)
 
 
+def grown_from_16_to_32_at_200_a_second() -> InFlightControl:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.1)
+    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
+    assert control.limit == 32
+    return control
+
+
+def answer_a_burst(
+    control: InFlightControl, took: Callable[[int], float], fresh: bool = False
+) -> None:
+    """30 answers to requests started with 16 to 30 in flight, each taking `took(in flight)`;
+    `fresh`: those beyond 16 opened their connections."""
+    for n in range(30):
+        in_flight = 16 + n // 2
+        opened = fresh and in_flight > 16
+        control.answered(Mark(0.2, in_flight), 0.2 + took(in_flight), pace=200.0, fresh=opened)
+
+
 def test_it_starts_at_the_lowest_limit_close_sets_and_waits_for_an_answer() -> None:
     control = InFlightControl(ceiling=256)
     assert control.limit == INITIAL == 16
@@ -111,25 +130,16 @@ def test_a_growth_that_only_slowed_the_answers_down_is_taken_back() -> None:
 
 
 def test_with_a_pace_answers_a_little_slower_in_a_bigger_burst_do_not_undo_a_growth() -> None:
-    control = InFlightControl(ceiling=256)
-    answer(control, started=0.0, took=0.1)
-    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
-    assert control.limit == 32
+    control = grown_from_16_to_32_at_200_a_second()
     # The last of a burst waits on the event loop a little: 0.1 s at 16, 0.16 s at 32.
-    for n in range(30):
-        in_flight = 16 + n // 2
-        control.answered(Mark(0.2, in_flight), 0.2 + 0.1 * (in_flight / 16) ** 0.7, pace=200.0)
+    answer_a_burst(control, lambda in_flight: 0.1 * (in_flight / 16) ** 0.7)
     assert control.limit == 32
 
 
 def test_with_a_pace_a_server_that_only_queues_takes_the_growth_back_for_a_while() -> None:
-    control = InFlightControl(ceiling=256)
-    answer(control, started=0.0, took=0.1)
-    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
-    assert control.limit == 32
-    for n in range(30):  # answered 160 a second whatever the number in flight: d = n / 160
-        in_flight = 16 + n // 2
-        control.answered(Mark(0.2, in_flight), 0.2 + in_flight / 160, pace=200.0)
+    control = grown_from_16_to_32_at_200_a_second()
+    # Answered 160 a second whatever the number in flight: d = n / 160.
+    answer_a_burst(control, lambda in_flight: in_flight / 160)
     assert control.limit == 16
     control.held(now=1.0, pace=200.0, oldest_age=0.0, room=None)
     assert control.limit == 16  # held back for a while
@@ -188,25 +198,13 @@ def test_a_lone_429_after_a_quiet_while_is_lone_again() -> None:
 
 
 def test_answers_on_new_connections_are_not_taken_for_queueing() -> None:
-    control = InFlightControl(ceiling=256)
-    answer(control, started=0.0, took=0.1)
-    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
-    assert control.limit == 32
+    control = grown_from_16_to_32_at_200_a_second()
     # Requests beyond the old limit open connections, which the server takes a while to
     # accept: slower in proportion to the number in flight, but a cost of the growth itself.
-    for n in range(30):
-        in_flight = 16 + n // 2
-        took = in_flight / 160
-        control.answered(Mark(0.2, in_flight), 0.2 + took, pace=200.0, fresh=in_flight > 16)
+    # (The same answer times on connections already open are queueing: see
+    # test_with_a_pace_a_server_that_only_queues_takes_the_growth_back_for_a_while.)
+    answer_a_burst(control, lambda in_flight: in_flight / 160, fresh=True)
     assert control.limit == 32
-    # The same answer times on connections already open are queueing: the growth goes.
-    control = InFlightControl(ceiling=256)
-    answer(control, started=0.0, took=0.1)
-    control.held(now=0.1, pace=200.0, oldest_age=0.0, room=None)
-    for n in range(30):
-        in_flight = 16 + n // 2
-        control.answered(Mark(0.2, in_flight), 0.2 + in_flight / 160, pace=200.0)
-    assert control.limit == 16
 
 
 # --- Runs against a simulated Close -----------------------------------------------------------
