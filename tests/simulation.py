@@ -189,7 +189,7 @@ async def _drive(
                 flying -= 1
                 pacer.observe(header, ticket)
                 if not allowed:
-                    pacer.congested(rate_limited=True)
+                    pacer.congested(rate_limited=ticket)
                     wait = header.reset if header is not None else rejected_pause
                     pacer.pause(wait)
             if limits[-1][1] != pacer.in_flight_limit:

@@ -116,10 +116,10 @@ def test_a_lone_429_under_a_budget_the_headers_announce_pauses_but_keeps_the_lim
             pass
         pacer.observe(RateLimit(limit=10, remaining=0, reset=0.5), ticket)
         before = pacer.in_flight_limit
-        pacer.congested(rate_limited=True)
+        pacer.congested(rate_limited=ticket)
         assert pacer.in_flight_limit == before == 7  # 8, less one: far above what 20/s needs
         clock.now += 2.0
-        pacer.congested(rate_limited=True)  # again within ten seconds
+        pacer.congested(rate_limited=ticket)  # again within ten seconds
         repeated = pacer.in_flight_limit
         clock.now += 2.0
         pacer.congested()  # a 503 halves it whatever the budget
@@ -129,9 +129,15 @@ def test_a_lone_429_under_a_budget_the_headers_announce_pauses_but_keeps_the_lim
 
 
 def test_a_429_without_a_budget_halves_the_limit_at_once() -> None:
-    pacer = Pacer(max_in_flight=8, clock=FakeClock())
-    pacer.congested(rate_limited=True)
-    assert pacer.in_flight_limit == 4
+    async def main() -> int:
+        pacer = Pacer(max_in_flight=8, clock=FakeClock())
+        async with pacer.turn(group="PUT") as ticket:
+            pass
+        pacer.observe(None, ticket)  # no RateLimit header
+        pacer.congested(rate_limited=ticket)
+        return pacer.in_flight_limit
+
+    assert asyncio.run(main()) == 4
 
 
 def test_fewer_requests_fly_while_congested() -> None:

@@ -51,7 +51,7 @@ def note_refusal(
     pausing nothing, when the answer asks for a wait longer than `most` seconds."""
     pacer.observe(error.rate_limit, ticket)
     if error.status_code in CONGESTION_STATUSES:
-        pacer.congested(rate_limited=error.status_code == 429)
+        pacer.congested(ticket if error.status_code == 429 else None)
     if error.retry_after is not None and error.retry_after > most:
         raise WaitTooLong(error, most) from error
     if error.status_code == 429:

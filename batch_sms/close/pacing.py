@@ -221,12 +221,12 @@ class Pacer:
         """Hold every new request back for `seconds` (a 429 said so)."""
         self._resume_at = max(self._resume_at, self._clock() + seconds)
 
-    def congested(self, rate_limited: bool = False) -> None:
-        """A 429 (`rate_limited`) or a 503: fewer requests in flight for a while."""
+    def congested(self, rate_limited: Ticket | None = None) -> None:
+        """A 429 (to the request `rate_limited`) or a 503: fewer requests in flight for a
+        while."""
         known = [pace for w in self._windows.values() if (pace := self._pace(w)) is not None]
-        budgeted = any(window.limit is not None for window in self._windows.values())
-        pace = max(known, default=None)
-        self.control.congested(self._clock(), pace, within_budget=rate_limited and budgeted)
+        budgeted = rate_limited is not None and self._windows[rate_limited.group].limit is not None
+        self.control.congested(self._clock(), max(known, default=None), within_budget=budgeted)
 
     # Waiting in line
 
