@@ -307,6 +307,37 @@ def test_the_end_of_a_window_counts_from_when_the_request_left_not_when_it_could
     assert run_virtual(main) == pytest.approx(1.305, abs=0.001)
 
 
+def test_answers_read_late_do_not_end_a_window_before_its_opener_put_it() -> None:
+    """A server busy with a burst reads its requests late, so each answer's `reset` puts the
+    window's end early; the opener went alone and was read at once."""
+
+    async def main(loop: VirtualClockLoop) -> float:
+        pacer = Pacer(clock=loop.time, initial=64)
+        async with pacer.turn() as ticket:
+            pacer.observe(RateLimit(limit=10, remaining=0, reset=1.0), ticket)
+        window_ends = 0.0
+
+        async def one() -> None:
+            nonlocal window_ends
+            async with pacer.turn() as ticket:
+                leaving = request_leaving.get()
+                assert leaving is not None
+                leaving(False)
+                left = loop.time()
+                opener = not window_ends
+                window_ends = window_ends or left + 1.0
+                read = left if opener else left + 0.06
+                await asyncio.sleep(0.1)
+                pacer.observe(RateLimit(limit=10, remaining=0, reset=window_ends - read), ticket)
+
+        await asyncio.gather(*(one() for _ in range(10)))
+        async with pacer.turn():
+            return loop.time() - window_ends
+
+    # Nine answers of ten say the window ends 60 ms early: the next starts after it has ended.
+    assert run_virtual(main) == pytest.approx(0.005, abs=0.001)
+
+
 def test_requests_that_leave_after_a_window_ends_spend_the_next_ones_budget() -> None:
     async def main(loop: VirtualClockLoop) -> int:
         pacer = Pacer(clock=loop.time, initial=64)

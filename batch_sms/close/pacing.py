@@ -116,6 +116,10 @@ class _Window:
     # request that reaches it, so it is taken to end `length` after the first one that left.
     rolled: bool = False
     anchored: bool = False  # a request has left since it rolled: `ends` counts from it
+    # The end that the request which opened the window puts it at: answers may only move it
+    # later. It went alone, so Close read it at once; the rest of a burst may be read tens of
+    # milliseconds late, and each such answer puts the end that much early.
+    floor: float = -math.inf
     opening: bool = False  # a request was let go alone to open it (see OPENER_WAIT)
     counted: _Counted | None = None  # the last request Close counted in the window, as known
     estimates: list[float] = field(default_factory=list)  # of its end, from its answers, sorted
@@ -351,7 +355,7 @@ class Pacer:
             if fresh:
                 bisect.insort(window.fresh, (now, ticket.number))
             if window.rolled and not window.anchored and now >= window.ends - window.length:
-                window.ends = now + window.length
+                window.ends = window.floor = now + window.length
                 window.anchored = True
                 if window.opening:
                     self._release()  # the rest of the window's budget may go now
@@ -413,6 +417,7 @@ class Pacer:
         assert window.limit is not None
         window.budget = window.limit - self._gone_since(window, window.ends)
         window.ends = now + window.length
+        window.floor = -math.inf
         window.rolled = True
         window.anchored = False
         window.opening = False
@@ -428,7 +433,7 @@ class Pacer:
         # When a request left is known to within a turn of the event loop either way, and
         # Close may read it a little late: the window ends at the median of what its answers
         # say (the latest would be late by the slowest turn, the earliest early by the slowest
-        # read).
+        # read), and not before the end its opener put it at (see `floor`).
         left = self._left_at.get(ticket.number)
         ends = (ticket.started if left is None else left) + rate_limit.reset
         near = SAME_WINDOW + rate_limit.reset / 10
@@ -436,11 +441,12 @@ class Pacer:
             return  # about a window that has ended
         if ends > window.ends + near:
             window.counted = None  # a window that opened before the pacer took it to
+            window.floor = -math.inf
         if window.rolled or ends > window.ends + near:
             window.rolled = False  # what Close says beats a guess
             window.estimates.clear()
         bisect.insort(window.estimates, ends)
-        window.ends = window.estimates[len(window.estimates) // 2]
+        window.ends = max(window.floor, window.estimates[len(window.estimates) // 2])
         if window.counted is None or rate_limit.remaining < window.counted.remaining:
             counted_left = ticket.started if left is None else left
             window.counted = _Counted(rate_limit.remaining, counted_left)
