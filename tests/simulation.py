@@ -191,7 +191,7 @@ async def _drive(
                 if not allowed:
                     pacer.congested(rate_limited=ticket)
                     wait = header.reset if header is not None else rejected_pause
-                    pacer.pause(wait)
+                    pacer.pause(wait, counted_from=ticket if header is not None else None)
             if limits[-1][1] != pacer.in_flight_limit:
                 limits.append((loop.now, pacer.in_flight_limit))
             if allowed:

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from batch_sms.close.client import RateLimit, request_leaving
+from batch_sms.close.client import CloseAPIError, RateLimit, request_leaving
+from batch_sms.close.paced import note_refusal
 from batch_sms.close.pacing import Halted, Pacer, RateCap, parse_rate_cap
 from tests.simulation import VirtualClockLoop, run_virtual
 
@@ -138,6 +139,35 @@ def test_a_429_without_a_budget_halves_the_limit_at_once() -> None:
         return pacer.in_flight_limit
 
     assert asyncio.run(main()) == 4
+
+
+def test_a_429s_reset_counts_from_when_the_request_left_not_from_its_answer() -> None:
+    async def main(loop: VirtualClockLoop) -> float:
+        pacer = Pacer(clock=loop.time)
+        async with pacer.turn() as ticket:
+            leaving = request_leaving.get()
+            assert leaving is not None
+            leaving(False)
+            await asyncio.sleep(0.6)  # a slow answer
+            header = RateLimit(limit=10, remaining=0, reset=0.4)
+            note_refusal(pacer, ticket, CloseAPIError(429, "too many", 0.4, header))
+        async with pacer.turn():
+            return loop.time()
+
+    # The window ended at 0.4 s, before the answer came: nothing to wait for.
+    assert run_virtual(main) == pytest.approx(0.6)
+
+
+def test_a_retry_after_without_a_header_counts_from_the_answer() -> None:
+    async def main(loop: VirtualClockLoop) -> float:
+        pacer = Pacer(clock=loop.time)
+        async with pacer.turn() as ticket:
+            await asyncio.sleep(0.6)
+            note_refusal(pacer, ticket, CloseAPIError(429, "too many", 1.0, None))
+        async with pacer.turn():
+            return loop.time()
+
+    assert run_virtual(main) == pytest.approx(1.6)
 
 
 def test_fewer_requests_fly_while_congested() -> None:

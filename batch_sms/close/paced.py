@@ -56,7 +56,11 @@ def note_refusal(
         raise WaitTooLong(error, most) from error
     if error.status_code == 429:
         # Every worker waits out one 429 together; the request's own retry then waits its turn.
-        pacer.pause(error.retry_after if error.retry_after is not None else 1.0)
+        # A RateLimit header's reset counts from when Close had the request, Retry-After
+        # from the answer (see client.server_wait).
+        counted_from = ticket if error.rate_limit is not None else None
+        wait = error.retry_after if error.retry_after is not None else 1.0
+        pacer.pause(wait, counted_from)
 
 
 def note_success(pacer: Pacer, ticket: Ticket, rate_limit: RateLimit | None) -> None:

@@ -221,9 +221,14 @@ class Pacer:
         self.control.answered(ticket.mark, self._clock(), self._pace(window), left, fresh)
         self._release()
 
-    def pause(self, seconds: float) -> None:
-        """Hold every new request back for `seconds` (a 429 said so)."""
-        self._resume_at = max(self._resume_at, self._clock() + seconds)
+    def pause(self, seconds: float, counted_from: Ticket | None = None) -> None:
+        """Hold every new request back for `seconds` (a 429 said so). `counted_from`: the
+        request whose `RateLimit` header said it: Close counts `reset` from when it had the
+        request, not from when the answer got here, a whole answer time later."""
+        start = self._clock()
+        if counted_from is not None:
+            start = min(start, self._left_at.get(counted_from.number, counted_from.started))
+        self._resume_at = max(self._resume_at, start + seconds)
 
     def congested(self, rate_limited: Ticket | None = None) -> None:
         """A 429 (to the request `rate_limited`) or a 503: fewer requests in flight for a
@@ -452,11 +457,15 @@ class Pacer:
             window.counted = _Counted(rate_limit.remaining, counted_left)
         counted = window.counted
         moment = counted.left - REORDER
-        # Requests on new connections count as uncounted however long ago they left.
-        uncounted = self._gone_since(window, counted.left) + bisect.bisect_left(
-            window.fresh, (moment, -1)
-        )
-        if left is None or left >= moment or _holds(window.fresh, (left, ticket.number)):
+        # Requests on new connections count as uncounted for FRESH_DELAY longer: the server
+        # may have accepted their connections that much later still. Not for longer: at 1 s
+        # an answer, each growth of the limit holds a window's worth of them in flight.
+        since = moment - FRESH_DELAY
+        fresh_before = bisect.bisect_left(window.fresh, (moment, -1))
+        fresh_before -= bisect.bisect_left(window.fresh, (since, -1))
+        uncounted = self._gone_since(window, counted.left) + fresh_before
+        fresh = left is not None and _holds(window.fresh, (left, ticket.number))
+        if left is None or left >= moment or (fresh and left >= since):
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
 
