@@ -47,6 +47,13 @@ async def start_times(pacer: Pacer, requests: int, workers: int, hold: float = 0
     return sorted(started)
 
 
+async def cancel(*tasks: asyncio.Future[None]) -> None:
+    """Stop requests still in flight at the end of a test."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def most_in_any_window(times: list[float], window: float) -> int:
     return max(sum(1 for t in times if start <= t < start + window) for start in times)
 
@@ -394,9 +401,7 @@ def test_requests_that_leave_after_a_window_ends_spend_the_next_ones_budget() ->
         more = [asyncio.ensure_future(late()) for _ in range(30)]
         await asyncio.sleep(0.1)
         counted = started
-        for task in (*tasks, *more):
-            task.cancel()
-        await asyncio.gather(*tasks, *more, return_exceptions=True)
+        await cancel(*tasks, *more)
         return counted
 
     assert run_virtual(main) == 10 + 10
@@ -486,9 +491,7 @@ def test_a_request_on_a_fresh_connection_counts_as_leaving_later_than_it_did() -
         more = [asyncio.ensure_future(one(fresh=False)) for _ in range(20)]
         await asyncio.sleep(0.1)
         counted = started
-        for task in (*slow, *more):
-            task.cancel()
-        await asyncio.gather(*slow, *more, return_exceptions=True)
+        await cancel(*slow, *more)
         return counted
 
     # 19 remaining, the 10 on fresh connections still to be counted: 9 more may start, not 19.

@@ -214,10 +214,10 @@ class Pacer:
         header if it has one."""
         window = self._windows[ticket.group]
         window.answered = True
-        if rate_limit is not None:
-            self._learn(window, rate_limit, ticket)
         left = self._left_at.get(ticket.number)
-        fresh = left is not None and _holds(window.fresh, (left, ticket.number))
+        fresh = left is not None and _index_of(window.fresh, (left, ticket.number)) is not None
+        if rate_limit is not None:
+            self._learn(window, rate_limit, ticket, left, fresh)
         self.control.answered(ticket.mark, self._clock(), self._pace(window), left, fresh)
         self._release()
 
@@ -388,8 +388,9 @@ class Pacer:
             window.unsent -= 1  # it never left: no connection, say
         else:
             del window.gone[bisect.bisect_left(window.gone, (left, ticket.number))]
-            if _holds(window.fresh, (left, ticket.number)):
-                del window.fresh[bisect.bisect_left(window.fresh, (left, ticket.number))]
+            index = _index_of(window.fresh, (left, ticket.number))
+            if index is not None:
+                del window.fresh[index]
         self._release()
 
     # Budgets
@@ -428,18 +429,25 @@ class Pacer:
         window.opening = False
         window.counted = None
 
-    def _learn(self, window: _Window, rate_limit: RateLimit, ticket: Ticket) -> None:
+    def _learn(
+        self,
+        window: _Window,
+        rate_limit: RateLimit,
+        ticket: Ticket,
+        left: float | None,
+        fresh: bool,
+    ) -> None:
         """The budget left in the window the request landed in: the least `remaining` its
         answers showed, less the requests in flight that Close may not have counted then (those
         that left after that request, or just before it). Answers come back out of order, and
-        each one that lands shows that its request was counted."""
+        each one that lands shows that its request was counted. `left`: when the request left,
+        if the transport said; `fresh`: it went on a connection it opened."""
         window.limit = rate_limit.limit
         window.length = max(window.length, rate_limit.reset)
         # When a request left is known to within a turn of the event loop either way, and
         # Close may read it a little late: the window ends at the median of what its answers
         # say (the latest would be late by the slowest turn, the earliest early by the slowest
         # read), and not before the end its opener put it at (see `floor`).
-        left = self._left_at.get(ticket.number)
         ends = (ticket.started if left is None else left) + rate_limit.reset
         near = SAME_WINDOW + rate_limit.reset / 10
         if ends < window.ends - near:
@@ -464,7 +472,6 @@ class Pacer:
         fresh_before = bisect.bisect_left(window.fresh, (moment, -1))
         fresh_before -= bisect.bisect_left(window.fresh, (since, -1))
         uncounted = self._gone_since(window, counted.left) + fresh_before
-        fresh = left is not None and _holds(window.fresh, (left, ticket.number))
         if left is None or left >= moment or (fresh and left >= since):
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
@@ -486,9 +493,10 @@ class Pacer:
         return min(paces, default=None)
 
 
-def _holds(ordered: list[tuple[float, int]], item: tuple[float, int]) -> bool:
+def _index_of(ordered: list[tuple[float, int]], item: tuple[float, int]) -> int | None:
+    """Where `item` is in the sorted list `ordered`, None when it is not there."""
     index = bisect.bisect_left(ordered, item)
-    return ordered[index : index + 1] == [item]
+    return index if ordered[index : index + 1] == [item] else None
 
 
 async def _until(future: asyncio.Future[None], halt: asyncio.Event | None) -> None:
