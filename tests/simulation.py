@@ -24,6 +24,8 @@ from batch_sms.close.pacing import Pacer, RateCap
 
 T = TypeVar("T")
 
+STRAY_EDGE = 0.02  # how far past a window's end a stray 429 may come
+
 
 class _NoWaitSelector(selectors.DefaultSelector):
     """Polls instead of blocking, and moves the loop's clock on by the time it would block."""
@@ -85,6 +87,10 @@ class SimulatedClose:
     window: float = 1.0
     headers: bool = True  # False: no RateLimit header, 429s answer Retry-After only
     capacity: float | None = None  # answers per second it can give; beyond, requests queue
+    # Seconds after the start from which the next request that opens a window is refused
+    # instead, counted in the full window before it: a request read a little early, or
+    # another's read a little late, as a real server's edges are.
+    strays: tuple[float, ...] = ()
     seed: int = 1
     requests: int = 0
     rejected: int = 0
@@ -103,11 +109,17 @@ class SimulatedClose:
         the seconds until it is answered."""
         self.requests += 1
         self.arrivals.append(now)
+        limit = self.limit or 1_000_000
+        ended = self._window_start + self.window
+        if self.strays and now - started >= self.strays[0] and ended <= now < ended + STRAY_EDGE:
+            self.strays = self.strays[1:]
+            self.rejected += 1
+            delay = self.latency.draw(now - started, self._rng)
+            return False, RateLimit(limit, 0, STRAY_EDGE) if self.headers else None, delay
         if now - self._window_start >= self.window:
             self._window_start, self._count = now, 0
             self.window_starts.append(now)
         self._count += 1
-        limit = self.limit or 1_000_000
         allowed = self._count <= limit
         reset = self._window_start + self.window - now
         header = RateLimit(limit, max(limit - self._count, 0), round(reset, 3))

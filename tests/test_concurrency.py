@@ -171,29 +171,64 @@ def test_429s_halve_it_once_a_second_and_hold_growth_back() -> None:
     assert control.limit == 57  # a second one: gentle from now on, half again at most
 
 
-def test_a_lone_429_within_a_known_budget_leaves_the_limit_alone_a_second_halves_it() -> None:
+def answers_at_100_a_second(control: InFlightControl, start: float, end: float) -> None:
+    """An answer every 10 ms from `start` to `end`, each 0.5 s after its request started."""
+    for n in range(round((end - start) * 100)):
+        now = start + n / 100
+        control.answered(Mark(now - 0.5, 50), now, pace=100.0)
+
+
+def test_stray_429s_within_a_known_budget_leave_the_limit_alone() -> None:
     control = InFlightControl(ceiling=256)
     answer(control, started=0.0, took=0.5)
     control.held(now=0.5, pace=100.0, oldest_age=0.5, room=None)
     assert control.limit == 77
-    # A miscount at a window's edge: the pause it asks for is enough.
-    control.congested(now=10.0, pace=100.0, within_budget=True)
+    # Miscounts at windows' edges, 3 in 10 s at 100/s (0.3%): the pause each asks for is
+    # enough, and fewer in flight would not have prevented them.
+    answers_at_100_a_second(control, 1.0, 5.0)
+    control.congested(now=5.0, pace=100.0, within_budget=True)
+    answers_at_100_a_second(control, 5.0, 8.0)
+    control.congested(now=8.0, pace=100.0, within_budget=True)
+    answers_at_100_a_second(control, 8.0, 11.0)
+    control.congested(now=11.0, pace=100.0, within_budget=True)
     assert control.limit == 77
-    control.held(now=10.1, pace=200.0, oldest_age=0.5, room=None)
-    assert control.limit == 152  # and growth is not held back
-    # Another within ten seconds: something the headers do not show counts too.
-    control.congested(now=15.0, pace=200.0, within_budget=True)
-    assert control.limit == 76
-    control.held(now=20.0, pace=200.0, oldest_age=0.5, room=None)
-    assert control.limit == 114  # gentle from now on: half again at most
+    control.held(now=11.1, pace=200.0, oldest_age=0.5, room=None)
+    assert control.limit == 152  # and growth is not held back, nor made gentle
 
 
-def test_a_lone_429_after_a_quiet_while_is_lone_again() -> None:
+def test_429s_within_a_known_budget_halve_it_past_one_in_a_hundred_answers() -> None:
     control = InFlightControl(ceiling=256)
     answer(control, started=0.0, took=0.5)
     control.held(now=0.5, pace=100.0, oldest_age=0.5, room=None)
-    control.congested(now=10.0, pace=100.0, within_budget=True)
-    control.congested(now=30.0, pace=100.0, within_budget=True)
+    answers_at_100_a_second(control, 1.0, 11.0)
+    for n in range(10):  # 10 in the 1,000 answers of the last 10 s: not past 1%
+        control.congested(now=11.0 + n / 100, pace=100.0, within_budget=True)
+    assert control.limit == 77
+    control.congested(now=11.1, pace=100.0, within_budget=True)
+    assert control.limit == 38  # something the headers do not show counts too
+    control.held(now=13.0, pace=100.0, oldest_age=0.5, room=None)
+    assert control.limit == 57  # gentle from now on: half again at most
+
+
+def test_429s_halving_the_limit_do_not_count_against_the_fewer_answers_that_follow() -> None:
+    # At 16 a second, 160 answers in 10 s; halved, the run gets fewer, but the share of 429s
+    # is reckoned against what the pace allows, so 2 more do not halve it again.
+    control = InFlightControl(ceiling=256)
+    for n in range(30):
+        control.answered(Mark(n / 100, 1), n / 100 + 1.0, pace=16.0)
+    for n in range(2):  # only a few answers, but 2 is not 1% of 160: strays
+        control.congested(now=2.0 + n, pace=16.0, within_budget=True)
+    assert control.limit == 16
+    control.congested(now=4.0, pace=16.0, within_budget=True)
+    assert control.limit == 8  # 3 in 10 s at 16/s: more than strays
+
+
+def test_stray_429s_spread_over_more_than_ten_seconds_never_add_up() -> None:
+    control = InFlightControl(ceiling=256)
+    answer(control, started=0.0, took=0.5)
+    control.held(now=0.5, pace=100.0, oldest_age=0.5, room=None)
+    for n in range(6):
+        control.congested(now=10.0 + 6 * n, pace=100.0, within_budget=True)
     assert control.limit == 77
 
 
@@ -231,6 +266,20 @@ def test_a_run_rides_through_close_slowing_down_and_recovering(limit: int) -> No
     # It grew to what 800 ms needs, and came back down after.
     assert max(limit for _, limit in outcome.limits) >= 0.8 * limit
     assert outcome.limits[-1][1] <= 0.1 * limit * 1.5 * 2 + 16
+
+
+@pytest.mark.parametrize(("limit", "latency"), [(100, 1.0), (200, 1.0), (40, 0.6)])
+def test_stray_429s_at_windows_edges_do_not_slow_a_run_down(limit: int, latency: float) -> None:
+    # A real server now and then counts a window's first request in the full window before it
+    # (the sandbox did in about 1 run in 20 at 100/s and 1 s): 3 such 429s in 10 s halved the
+    # limit twice and cost the run a third of its speed for seconds.
+    server = SimulatedClose(limit, Latency(latency), strays=(3.0, 6.0, 9.0))
+    outcome = simulate(server, rows=12 * limit)
+    assert server.rejected == 3
+    assert outcome.share_of_windows >= GOAL_SHARE
+    in_force_from_2_s = [n for at, n in outcome.limits if at <= 2.0][-1:]
+    in_force_from_2_s += [n for at, n in outcome.limits if at > 2.0]
+    assert min(in_force_from_2_s) >= limit * latency
 
 
 def test_the_old_fixed_eight_reached_what_littles_law_allows() -> None:

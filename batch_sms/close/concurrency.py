@@ -23,17 +23,21 @@ the window. Held back by the budget or the cap, it never grows.
   the limit goes back to where it was before the growth. When Close slows down for everyone,
   answer times do not depend on how many of ours are in flight, and the growth stays.
 - **429s and 503s** halve it, at most once a second (the answers to one burst are one signal),
-  and hold growth back for a while. Under a budget that Close's headers announce, a lone 429
-  is more likely a miscount at a window's edge: the budget, not the number in flight, decides
-  how many start, and the pause the 429 asks for covers it, so it leaves the limit alone
-  (halving cost the latency step at 200/s a second at half speed). A second 429 within ten
-  seconds halves it and makes growth gentle for the rest of the run: something the headers
-  do not show is counting too.
+  and hold growth back for a while. Under a budget that Close's headers announce, the budget,
+  not the number in flight, decides how many start, and the header of a 429 puts the budget
+  right and pauses the run until the window ends: a 429 there is a miscount at a window's edge
+  (a request read a moment early or late), which fewer in flight would not prevent. Halving
+  for those cost a run at 100/s and 1 s a third of its speed for several seconds (three stray
+  429s in ten seconds, 0.3% of its requests). So under such a budget 429s halve the limit only
+  once they pass 1% of the last ten seconds' answers (or of what the pace allowed in them, if
+  more: halving must not make the same 429s a greater share), and then make growth gentle for
+  the rest of the run: something the headers do not show is counting too.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 # The limit before any answer has told the run anything: the lowest limit Close is known to set
@@ -50,10 +54,12 @@ SHRINK_ABOVE = 2.0
 AGE_SHARE = 0.5
 LATENCY_WEIGHT = 1 / 8  # of each new answer time in the running average
 SLOW_DOWN_EVERY = 1.0  # seconds between halvings: a burst of 429s is one signal
-# A second 429 within this many seconds of the last makes growth gentle (see GENTLE_GROWTH):
-# with a known pace, a lone one is more likely a miscount near a window's end than a limit
-# the headers do not show.
+# A second 429 within this many seconds of the last makes growth gentle (see GENTLE_GROWTH).
 REPEATED_WITHIN = 10.0
+# Under a budget the headers announce, 429s halve the limit only when more than this share of
+# the answers of the last REPEATED_WITHIN seconds were 429s (the goal the run is held to).
+TOLERATED_REFUSALS = 0.01
+MIN_REFUSALS = 3
 # Without a known pace, each growth doubles the limit; once gentle, it adds a tenth: a limit
 # that no header shows is found by overshooting it, and each overshoot costs a burst of 429s.
 GROWTH = 2.0
@@ -147,6 +153,9 @@ class InFlightControl:
         self._hold_until = -math.inf
         self._last_slow_down = -math.inf
         self._trial: _Trial | None = None
+        # When the answers, and the 429s within a budget, of the last REPEATED_WITHIN came.
+        self._answers: deque[float] = deque()
+        self._refusals: deque[float] = deque()
 
     @property
     def limit(self) -> int:
@@ -173,6 +182,8 @@ class InFlightControl:
         beyond the last limit are the ones that open connections, so it would look like
         queueing)."""
         took = now - mark.started
+        self._answers.append(now)
+        _forget_before(self._answers, now - REPEATED_WITHIN)
         if self._latency is None:
             self._latency = took
         else:
@@ -213,17 +224,26 @@ class InFlightControl:
 
     def congested(self, now: float, pace: float | None, within_budget: bool = False) -> None:
         """A 429 or a 503: halve the limit, at most once a second, and hold growth back.
-        `within_budget`: a 429 to requests started within the budget Close's headers announce,
-        which alone leaves the limit as it is (see the module's docstring)."""
+        `within_budget`: a 429 to a request started within the budget Close's headers announce,
+        which halves it only once such 429s are more than TOLERATED_REFUSALS of the answers
+        (see the module's docstring)."""
+        if within_budget:
+            self._refusals.append(now)
+            _forget_before(self._refusals, now - REPEATED_WITHIN)
+            # Of the answers, or of what the pace allows in that time if more: once the limit
+            # is halved, fewer answers come, and the same 429s would make a greater share.
+            answers = max(len(self._answers), (pace or 0.0) * REPEATED_WITHIN)
+            if (
+                len(self._refusals) < MIN_REFUSALS
+                or len(self._refusals) <= TOLERATED_REFUSALS * answers
+            ):
+                return
         since = now - self._last_slow_down
         if since < SLOW_DOWN_EVERY:
             return
         self._last_slow_down = now
-        repeated = since < REPEATED_WITHIN
-        if within_budget and not repeated:
-            return
         self._set(self._limit / 2)
-        self._gentle = self._gentle or pace is None or repeated
+        self._gentle = self._gentle or pace is None or within_budget or since < REPEATED_WITHIN
         self._trial = None
         self._hold_until = now + max(SLOW_DOWN_EVERY, 2 * (self._latency or 0.0))
 
@@ -258,3 +278,8 @@ class InFlightControl:
             self._trial = None
         elif now >= trial.ends:
             self._trial = None
+
+
+def _forget_before(times: deque[float], moment: float) -> None:
+    while times and times[0] < moment:
+        times.popleft()
