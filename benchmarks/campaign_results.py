@@ -20,6 +20,7 @@ HEADER = [
     "date_scheduled",
     "remote_phone",
     "outcome",
+    "evidence",
     "error_message",
     "http_status",
     "attempts",
@@ -28,6 +29,7 @@ HEADER = [
     "close_date_sent",
     "close_error_message",
     "segments",
+    "recipient_e164",
 ]
 SENT_AT = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
 # Valid numbers (a campaign's have passed validation): the prefix, then so many digits. US
@@ -61,19 +63,21 @@ def _row(number: int) -> list[str]:
     kind = number % 20
     if kind < 8:
         sent = (SENT_AT + timedelta(seconds=number / 40)).isoformat()
-        close = ["sent", "", sent, "", segments]
-        return start + ["outbox", "", phone, "updated", "", "200", "1", *close]
+        close = ["sent", "", sent, "", segments, phone]
+        return start + ["outbox", "", phone, "updated", "answer", "", "200", "1", *close]
     if kind < 16:
         day, hour = number % 3, 8 + number % 12
         local = f"2026-12-{2 + day:02d}T{hour:02d}:30:00{OFFSETS[number % len(OFFSETS)]}"
         utc = datetime.fromisoformat(local).astimezone(UTC).isoformat()
-        close = ["scheduled", utc, "", "", segments]
-        return start + ["scheduled", local, phone, "updated", "", "200", "1", *close]
+        close = ["scheduled", utc, "", "", segments, phone]
+        return start + ["scheduled", local, phone, "updated", "answer", "", "200", "1", *close]
     if kind < 18:
-        close = ["draft", "", "", "", segments]
-        return start + ["", "", "", "updated", "", "200", "1", *close]
+        close = ["draft", "", "", "", segments, ""]
+        return start + ["", "", "", "updated", "answer", "", "200", "1", *close]
     if kind == 18:
         message = INVALID[number % len(INVALID)].format(n=number)
-        return start + ["outbox", "", phone, "invalid", message, "", "0", "", "", "", "", ""]
+        invalid = ["invalid", "", message, "", "0", "", "", "", "", "", ""]
+        return start + ["outbox", "", phone, *invalid]
     message = FAILED.format(n=number % 10_000)
-    return start + ["outbox", "", phone, "failed", message, "400", "1", "", "", "", "", segments]
+    failed = ["failed", "", message, "400", "1", "", "", "", "", segments, ""]
+    return start + ["outbox", "", phone, *failed]
