@@ -52,6 +52,8 @@ class Script:
     ) -> None:
         self.access = access
         self.access_checks = 0
+        self.listed: list[list[str]] = []  # the ids of each list request, in order
+        self.unanswered_lists: set[int] = set()  # list requests (1 for the first) left hanging
         self.reads = 0
         self.steps = {activity_id(n): list(s) for n, s in (steps or {}).items()}
         self.states = {activity_id(n): state for n, state in (states or {}).items()}
@@ -69,6 +71,10 @@ class Script:
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
+            if request.url.path.rstrip("/").endswith("/sms") and "id__in" in request.url.params:
+                self.listed.append(request.url.params["id__in"].split(","))
+                if len(self.listed) in self.unanswered_lists:
+                    await asyncio.sleep(3600)
             return self._read(request)
         self.arrivals.append(time.monotonic())
         self.in_flight += 1
@@ -434,10 +440,28 @@ def test_preflight_settles_rows_that_close_shows_done_or_moved_on() -> None:
     assert script.access_checks == 1, "one list request for the whole batch"
 
 
-def test_preflight_reads_100_ids_per_request() -> None:
+def test_preflight_reads_100_ids_per_request_the_second_and_third_batches_twice() -> None:
     script = Script()
-    send(script, [update(n, EDIT) for n in range(250)])
-    assert script.access_checks == 3
+    send(script, [update(n, EDIT) for n in range(450)])
+    batches = [[activity_id(n) for n in range(start, start + 100)] for start in range(0, 450, 100)]
+    batches[-1] = batches[-1][:50]
+    reads = [script.listed.count(batch) for batch in batches]
+    assert reads == [1, 2, 2, 1, 1]  # both copies start at once, before either answers
+    assert len(script.listed) == 7
+
+
+def test_a_read_that_does_not_answer_does_not_hold_the_sends_when_its_copy_does() -> None:
+    script = Script()
+    script.unanswered_lists = {2}  # the second batch's first read
+    rows = [update(n, EDIT) for n in range(300)]
+
+    async def main() -> None:
+        async with fake_close(script) as client:
+            await asyncio.wait_for(send_updates(client, rows, lambda result: None, FAST), 30)
+
+    asyncio.run(main())
+    assert script.listed[1] == script.listed[2] == [activity_id(n) for n in range(100, 200)]
+    assert sum(script.calls.values()) == 300
 
 
 def test_without_preflight_only_uncertain_rows_are_read_back() -> None:
@@ -729,8 +753,8 @@ def _reason(status: int) -> str:
 def test_a_later_list_that_is_not_closes_fails_its_sends_without_sending_them() -> None:
     class SecondPageIsHtml(Script):
         def _read(self, request: httpx.Request) -> httpx.Response:
-            if request.url.path.endswith("/sms/") and self.access_checks == 1:
-                self.access_checks += 1
+            # Both reads of the second batch (see READ_TWICE).
+            if activity_id(100) in request.url.params.get("id__in", ""):
                 return html_page()
             return super()._read(request)
 
