@@ -3,12 +3,15 @@
 Each cell runs `batch-sms sandbox --rate-limit N/1 --latency-ms X --latency-spread 0.5`
 (Close-like answer times: log-normal around X) and `batch-sms run` on 12 seconds' worth of
 rows against it, once with the default options and once with the old fixed --concurrency 8
-(rows cut to what 8 in flight can send in about 12 s). From the sandbox's stats of the PUT
-endpoint group (the preflight's list reads are a group of their own):
+(rows cut to what 8 in flight can send in about 12 s). A few cells cap the run with
+`--rate-limit N/1` against a sandbox with no limit of its own: the issue asks the same of a
+user's cap as of Close's limit, and there no header tells the pace. From the sandbox's stats of
+the PUT endpoint group (the preflight's list reads are a group of their own):
 
-- share of the limit: PUTs a second over the limit's, from the first PUT to the opening of
-  the last window, plus the share of that window's budget it used. A run that fills every
-  window scores 1.0, however its last window ends.
+- share of the limit (or of the cap): PUTs a second over the limit's, from the first PUT to
+  the opening of the last window, plus the share of that window's budget it used. A run that
+  fills every window scores 1.0, however its last window ends. (Without a limit, the sandbox
+  still counts its PUTs in windows of 1 s that open with the first PUT after the last ended.)
 - share (span + 1 window): the measure of the issue and of `rate`, from the first PUT to one
   window after the last; it holds a last, part-filled window against the run.
 - 429s as a share of PUTs, rows not updated, the most requests in flight at the sandbox, and
@@ -34,6 +37,7 @@ QUICK = ((40, 250), (100, 1000), (200, 250), (200, 600))
 SPREAD = 0.5  # log-normal sigma of the answer times
 STEP = ((4.0, 800.0), (8.0, 100.0))  # from 100 ms: 800 ms after 4 s, 100 ms again after 8 s
 STEP_LIMITS = (40, 100, 200)
+CAPS = ((40, 250), (100, 1000), (200, 600))  # --rate-limit N/1, mean answer time in ms
 SECONDS = 12.0  # worth of rows per run
 WINDOW = 1.0
 OLD_CONCURRENCY = 8
@@ -47,18 +51,24 @@ class Cell:
     limit: int
     latency_ms: float  # the mean; with STEP, before and after the step
     step: bool = False
+    cap: bool = False  # `limit` is the run's --rate-limit; the sandbox has none
 
     @property
     def name(self) -> str:
         latency = "100 -> 800 -> 100 ms" if self.step else f"{self.latency_ms:g} ms"
+        if self.cap:
+            return f"--rate-limit {self.limit}/{WINDOW:g} at {latency}"
         return f"{self.limit}/s at {latency}"
 
     def sandbox_options(self) -> list[str]:
-        options = ["--rate-limit", f"{self.limit}/{WINDOW:g}"]
+        options = [] if self.cap else ["--rate-limit", f"{self.limit}/{WINDOW:g}"]
         options += ["--latency-ms", f"{self.latency_ms:g}", "--latency-spread", str(SPREAD)]
         for after, latency_ms in STEP if self.step else ():
             options += ["--latency-step", f"{after:g}={latency_ms:g}"]
         return options
+
+    def run_options(self) -> list[str]:
+        return ["--rate-limit", f"{self.limit}/{WINDOW:g}"] if self.cap else []
 
     def slowest(self) -> float:
         """The longest mean answer time in the run, in seconds."""
@@ -137,9 +147,8 @@ def ride_grid(setup: Setup) -> list[Figure | Table]:
     cells = _cells(setup.quick)
     rides: list[Ride] = []
     for cell in cells:
-        rides.append(_ride(setup, cell, "defaults", ()))
-        old = ("--concurrency", str(OLD_CONCURRENCY))
-        rides.append(_ride(setup, cell, f"--concurrency {OLD_CONCURRENCY}", old))
+        rides.append(_ride(setup, cell, old=False))
+        rides.append(_ride(setup, cell, old=True))
     ours = [ride for ride in rides if ride.setting == "defaults"]
     return [*_summary(ours), Table("ride: the grid", HEADER, [ride.cells() for ride in rides])]
 
@@ -147,17 +156,25 @@ def ride_grid(setup: Setup) -> list[Figure | Table]:
 def _cells(quick: bool) -> list[Cell]:
     grid = QUICK if quick else [(limit, ms) for limit in LIMITS for ms in LATENCIES_MS]
     steps = STEP_LIMITS[-1:] if quick else STEP_LIMITS
+    caps = CAPS[1:2] if quick else CAPS
     cells = [Cell(limit, ms) for limit, ms in grid]
-    return cells + [Cell(limit, 100, step=True) for limit in steps]
+    cells += [Cell(limit, 100, step=True) for limit in steps]
+    return cells + [Cell(limit, ms, cap=True) for limit, ms in caps]
 
 
-def _ride(setup: Setup, cell: Cell, setting: str, options: Sequence[str]) -> Ride:
+def _ride(setup: Setup, cell: Cell, old: bool) -> Ride:
+    """One run in `cell`, with the default options, or (`old`) with the old fixed 8 in flight."""
     seconds = SECONDS * setup.scale
     pace = cell.limit / WINDOW
-    if options:  # the old fixed 8: no more rows than it sends in about `seconds`
+    options = cell.run_options()
+    setting = "defaults"
+    if old:  # no more rows than 8 in flight send in about `seconds`
         pace = min(pace, OLD_CONCURRENCY / cell.slowest())
+        options += ["--concurrency", str(OLD_CONCURRENCY)]
+        setting = f"--concurrency {OLD_CONCURRENCY}"
     rows = max(10, round(seconds * pace))
-    name = f"ride-{cell.limit}-{cell.latency_ms:g}{'-step' if cell.step else ''}-{len(options)}"
+    kind = "-step" if cell.step else "-cap" if cell.cap else ""
+    name = f"ride-{cell.limit}-{cell.latency_ms:g}{kind}-{'old' if old else 'defaults'}"
     source = setup.write_input(name, rows)
     with sandbox(*cell.sandbox_options()) as server:
         run = run_tool(source, server.base_url, *options)
@@ -170,8 +187,8 @@ def _ride(setup: Setup, cell: Cell, setting: str, options: Sequence[str]) -> Rid
 
 
 def _summary(ours: Sequence[Ride]) -> list[Figure | Table]:
-    grid = [ride for ride in ours if not ride.cell.step]
-    steps = [ride for ride in ours if ride.cell.step]
+    grid = [ride for ride in ours if not ride.cell.step and not ride.cell.cap]
+    others = [ride for ride in ours if ride.cell.step or ride.cell.cap]
     passed = sum(ride.passed for ride in grid)
     worst = min(grid, key=lambda ride: ride.share)
     figures: list[Figure | Table] = [
@@ -197,10 +214,11 @@ def _summary(ours: Sequence[Ride]) -> list[Figure | Table]:
             passed=max(ride.rejected for ride in ours) < GOAL_429,
         ),
     ]
-    for ride in steps:
+    for ride in others:
+        measure = "cap" if ride.cell.cap else "limit"
         figures.append(
             Figure(
-                f"ride: share of the limit, {ride.cell.name}, default options",
+                f"ride: share of the {measure}, {ride.cell.name}, default options",
                 ride.share,
                 "",
                 f"goal >= {GOAL_SHARE}",

@@ -15,7 +15,8 @@
 7. ride:     limits of 16 to 200 requests a second x answer times of 50 ms to 1 s, and answer
              times stepping from 100 ms to 800 ms and back, 12 seconds' worth of rows each:
              share of the limit, 429s, peak in flight and CPU per row, with the defaults and
-             with the old fixed --concurrency 8.
+             with the old fixed --concurrency 8; and a user's --rate-limit with no limit in
+             the sandbox, at three of those answer times.
 """
 
 from __future__ import annotations

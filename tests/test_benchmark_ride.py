@@ -34,8 +34,9 @@ def test_idle_time_between_windows_and_a_spilled_last_window_count_against_the_r
 
 
 def test_the_grid_the_quick_subset_and_the_sandbox_options() -> None:
-    assert len(_cells(quick=False)) == 5 * 4 + 3
-    assert [(c.limit, c.latency_ms) for c in _cells(quick=True) if not c.step] == list(QUICK)
+    assert len(_cells(quick=False)) == 5 * 4 + 3 + 3
+    grid = [(c.limit, c.latency_ms) for c in _cells(quick=True) if not c.step and not c.cap]
+    assert grid == list(QUICK)
     step = Cell(100, 100, step=True)
     assert step.name == "100/s at 100 -> 800 -> 100 ms" and step.slowest() == 0.8
     assert step.sandbox_options() == [
@@ -50,3 +51,11 @@ def test_the_grid_the_quick_subset_and_the_sandbox_options() -> None:
         "--latency-step",
         "8=100",
     ]
+
+
+def test_a_cap_cell_caps_the_run_and_leaves_the_sandbox_unlimited() -> None:
+    cap = Cell(100, 1000, cap=True)
+    assert cap.name == "--rate-limit 100/1 at 1000 ms"
+    assert "--rate-limit" not in cap.sandbox_options()
+    assert cap.run_options() == ["--rate-limit", "100/1"]
+    assert Cell(100, 1000).run_options() == []
