@@ -65,8 +65,9 @@ PREFLIGHT_AHEAD = 8
 # The reads of this many batches after the first are asked twice at once, and the first answer
 # wins. Until the read-ahead is under way, the sends wait on each read in turn: the first
 # batch's rows last one rate-limit window, and a second read slower than the first by a window
-# stalls every send. At 1 s an answer (log-normal), that happened in about 1 run in 12 and cost
-# half a second; read twice, in about 1 in 100. Reads are safe to repeat; this costs two.
+# stalls every send (375 ms in one run of 40 at 100/s and 1 s an answer in the sandbox). With
+# answer times log-normal around 1 s (sigma 0.5), a stall comes in 1 run in 12 and costs about
+# half a second; read twice, in 1 in 100. Reads are safe to repeat; this costs two.
 READ_TWICE = 2
 _T = TypeVar("_T")
 
