@@ -4,6 +4,7 @@ then a small run of the real command against the sandbox."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -282,6 +283,22 @@ def test_stray_429s_at_windows_edges_do_not_slow_a_run_down(limit: int, latency:
     assert min(in_force_from_2_s) >= limit * latency
 
 
+@pytest.mark.parametrize(("limit", "latency"), [(16, 0.6), (40, 1.0), (100, 1.0)])
+def test_every_window_carries_its_whole_limit(limit: int, latency: float) -> None:
+    # A window's budget goes out in one burst when the answers take most of a window, and
+    # its first answers come back before the window ends: they must not hold its last
+    # requests back (at 16/s and 600 ms, 1 window in 3 carried 14 or 15).
+    server = SimulatedClose(limit, Latency(latency))
+    outcome = simulate(server, rows=12 * limit)
+    starts = [*server.window_starts, math.inf]
+    carried = [
+        sum(1 for at in server.arrivals if opened <= at < closed)
+        for opened, closed in itertools.pairwise(starts)
+    ]
+    assert carried == [limit] * 12
+    assert outcome.rejected == 0
+
+
 def test_the_old_fixed_eight_reached_what_littles_law_allows() -> None:
     outcome = simulate(SimulatedClose(160, Latency(0.3)), rows=12 * 8 * 3, ceiling=8)
     # 8 in flight at 300 ms: at most 27 a second, a sixth of 160.
@@ -351,3 +368,23 @@ def test_a_run_with_default_options_rides_the_sandboxs_limit(
     span = stats.window_at - stats.first_at + stats.window_requests / 16 * 0.25
     assert 96 / span >= 0.8 * 64  # loose: a shared test machine is no benchmark
     assert server.stats().peak_in_flight > 8
+
+
+def test_without_rate_limit_headers_a_run_finds_a_bound_from_its_429s(
+    make_sandbox: Callable[..., Sandbox], write_csv: WriteCsv
+) -> None:
+    """No `RateLimit` header, only 429s with Retry-After: the number in flight must not grow
+    without bound. 80 requests a second at 100 ms an answer need about 8 in flight."""
+    server = make_sandbox(
+        rate_limit=20, rate_window=0.25, latency_ms=100, any_id=True, rate_limit_headers=False
+    )
+    rows = [{"id": activity_id(n), "text": f"Hello {n}"} for n in range(160)]
+    path = write_csv(rows)
+    result = against(server, path)
+    assert result.exit_code == 0, result.output
+    assert {row["outcome"] for row in read_csv(path.with_suffix(".results.csv"))} == {"updated"}
+    stats = server.stats()
+    put = stats.groups["PUT one"]
+    assert put.by_status[200] == 160
+    assert put.by_status.get(429, 0) < 0.5 * 160  # overshooting is how such a limit is found
+    assert stats.peak_in_flight <= 64

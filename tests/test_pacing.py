@@ -496,3 +496,63 @@ def test_a_request_on_a_fresh_connection_counts_as_leaving_later_than_it_did() -
 
     # 19 remaining, the 10 on fresh connections still to be counted: 9 more may start, not 19.
     assert run_virtual(main) == 10 + 1 + 9
+
+
+def budget_left_after_a_burst(remaining: int) -> int:
+    """A window of 10: 1 request, then 6 at once; one of the 6 is answered with `remaining`.
+    How many of 10 more start before the window ends."""
+
+    async def main(loop: VirtualClockLoop) -> int:
+        pacer = Pacer(clock=loop.time, initial=32)
+
+        def leave() -> None:
+            leaving = request_leaving.get()
+            assert leaving is not None
+            leaving(False)
+
+        async with pacer.turn() as first:
+            leave()
+            pacer.observe(RateLimit(limit=10, remaining=9, reset=1.0), first)
+        answered = asyncio.Event()
+
+        async def in_burst(number: int) -> None:
+            async with pacer.turn() as ticket:
+                leave()
+                if number == 0:
+                    await asyncio.sleep(0.4)
+                    pacer.observe(RateLimit(limit=10, remaining=remaining, reset=1.0), ticket)
+                    answered.set()
+                    return
+                await asyncio.sleep(5.0)
+
+        started = 0
+
+        async def more() -> None:
+            nonlocal started
+            await answered.wait()
+            async with pacer.turn():
+                started += 1
+                leave()
+                await asyncio.sleep(5.0)
+
+        tasks = [asyncio.ensure_future(in_burst(n)) for n in range(6)]
+        tasks += [asyncio.ensure_future(more()) for _ in range(10)]
+        await asyncio.sleep(0.9)  # the window ends at 1.0
+        counted = started
+        await cancel(*tasks)
+        return counted
+
+    return run_virtual(main)
+
+
+def test_a_burst_answered_early_leaves_the_rest_of_the_budget_to_spend() -> None:
+    # Close counted 6 of the 7 sent when it answered: the 5 others of the burst left with it,
+    # so each may be counted after it, but only 7 went: 3 more fit in the window. (Counting
+    # every one of them as unseen, the window kept 1 to 3 of 16 unspent at 600 ms an answer.)
+    assert budget_left_after_a_burst(remaining=4) == 3
+
+
+def test_close_counting_more_than_the_run_sent_shows_another_spender_on_the_key() -> None:
+    # Close counted 8, the run sent 7: someone else spends this key's budget. The budget is
+    # what Close says less every request of the run that it may not have counted yet.
+    assert budget_left_after_a_burst(remaining=2) == 0

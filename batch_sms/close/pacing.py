@@ -122,6 +122,12 @@ class _Window:
     floor: float = -math.inf
     opening: bool = False  # a request was let go alone to open it (see OPENER_WAIT)
     counted: _Counted | None = None  # the last request Close counted in the window, as known
+    # Requests of this run in the current window, as the pacer counts them; None once an
+    # answer shows a window the pacer did not see open.
+    sent: int | None = 0
+    # An answer showed Close counting more requests in a window than this run sent in it:
+    # another integration spends the same key's budget (or the pacer misjudged a window).
+    shared: bool = False
     estimates: list[float] = field(default_factory=list)  # of its end, from its answers, sorted
     flying: list[tuple[float, int]] = field(default_factory=list)  # (started, number), in order
     # Requests in flight by when they left, which on fresh connections can be tens of
@@ -331,6 +337,8 @@ class Pacer:
             window.opening = True
         if window.budget is not None:
             window.budget -= 1
+        if window.sent is not None:
+            window.sent += 1
         if self.cap is not None:
             self._starts.append(now)
 
@@ -421,7 +429,8 @@ class Pacer:
         requests that left since, without waiting for an answer to say so (at 1 s an answer,
         that would leave every other window idle)."""
         assert window.limit is not None
-        window.budget = window.limit - self._gone_since(window, window.ends)
+        window.sent = self._gone_since(window, window.ends)
+        window.budget = window.limit - window.sent
         window.ends = now + window.length
         window.floor = -math.inf
         window.rolled = True
@@ -455,6 +464,8 @@ class Pacer:
         if ends > window.ends + near:
             window.counted = None  # a window that opened before the pacer took it to
             window.floor = -math.inf
+            if window.ends > -math.inf:  # not the first: which requests are in it is unknown
+                window.sent = None
         if window.rolled or ends > window.ends + near:
             window.rolled = False  # what Close says beats a guess
             window.estimates.clear()
@@ -475,6 +486,15 @@ class Pacer:
         if left is None or left >= moment or (fresh and left >= since):
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
+        if window.sent is not None and not window.shared:
+            # In a burst, every request left within REORDER of the others, so each one that
+            # Close counted before this one is taken as uncounted too: at 16 a window and
+            # 600 ms an answer, the first answers left 1 or 2 of the budget unspent in 1 window
+            # of 3. While only this run spends the key, Close counts no more than it sent.
+            later = self._gone_since(window, counted.left + 2 * REORDER)
+            window.shared = rate_limit.limit - counted.remaining > window.sent - later
+            if not window.shared:
+                window.budget = max(window.budget, rate_limit.limit - window.sent)
 
     def _gone_since(self, window: _Window, moment: float) -> int:
         """Requests in flight or about to be that may reach Close after `moment`: those that
