@@ -148,6 +148,24 @@ def test_with_a_pace_a_server_that_only_queues_takes_the_growth_back_for_a_while
     assert control.limit > 24  # then what the pace needs again: growth is not made gentle
 
 
+def test_a_growth_that_brings_answers_faster_than_the_old_limit_could_stays() -> None:
+    # At the start of a run, 16 in flight, then 122 at once: a real server (and the sandbox,
+    # on the same cores) answers such a burst in turn, so answer times grow with the number in
+    # flight, as if it only queued. But 16 in flight could never give more than 16 / 0.5 s =
+    # 32 answers a second, and they come at 120 a second: the growth stays. (Taken back to 16
+    # and held for 2 s, it cost a run at 160/s and 600 ms a tenth of its speed.)
+    control = InFlightControl(ceiling=256)
+    control.answered(Mark(0.0, 1), 0.5, pace=160.0)
+    control.held(now=0.5, pace=160.0, oldest_age=0.5, room=None)
+    assert control.limit == 122
+    for n in range(100):
+        in_flight = 16 + n
+        control.answered(Mark(0.5, in_flight), 0.5 + in_flight / 200, pace=160.0)
+    # Not taken back (it comes down a step per answer after, towards what answers this fast
+    # need).
+    assert control.limit >= 100
+
+
 def test_the_ceiling_holds_whatever_the_pace_asks() -> None:
     control = InFlightControl(ceiling=40)
     answer(control, started=0.0, took=1.0)

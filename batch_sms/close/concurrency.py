@@ -21,7 +21,10 @@ the window. Held back by the budget or the cap, it never grows.
   in proportion to the number in flight, the server is queueing the extra requests (no more
   answers a second, only slower ones: a server slower than the pace, or no limit at all) and
   the limit goes back to where it was before the growth. When Close slows down for everyone,
-  answer times do not depend on how many of ours are in flight, and the growth stays.
+  answer times do not depend on how many of ours are in flight, and the growth stays. So does
+  a growth that brings answers faster than the old limit could have, even at the fastest
+  answer time seen: a server answers a burst of new requests in turn, so answer times grow
+  with the number in flight at the start of a run, though the burst raised the throughput.
 - **429s and 503s** halve it, at most once a second (the answers to one burst are one signal),
   and hold growth back for a while. Under a budget that Close's headers announce, the budget,
   not the number in flight, decides how many start, and the header of a 429 puts the budget
@@ -134,6 +137,9 @@ class _Trial:
     ends: float  # with no verdict by then, the growth stays
     fit: _Fit
     paced: bool  # the growth followed a known pace, not a probe
+    # The most answers a second the limit before could give: at the fastest answer time seen.
+    rate_before: float
+    answers: int = 0  # answers since the trial started, whichever request they answer
 
 
 class InFlightControl:
@@ -149,6 +155,7 @@ class InFlightControl:
         self.ceiling = ceiling
         self._limit = float(min(initial, ceiling))
         self._latency: float | None = None
+        self._fastest = math.inf  # the shortest answer time seen
         self._gentle = False
         self._hold_until = -math.inf
         self._last_slow_down = -math.inf
@@ -182,6 +189,7 @@ class InFlightControl:
         beyond the last limit are the ones that open connections, so it would look like
         queueing)."""
         took = now - mark.started
+        self._fastest = min(self._fastest, took)
         self._answers.append(now)
         _forget_before(self._answers, now - REPEATED_WITHIN)
         if self._latency is None:
@@ -190,6 +198,7 @@ class InFlightControl:
             self._latency += (took - self._latency) * LATENCY_WEIGHT
         trial = self._trial
         if trial is not None:
+            trial.answers += 1
             if mark.started >= trial.started and not fresh:
                 trial.fit.add(mark.in_flight, now - (mark.started if left is None else left))
             self._judge(trial, now)
@@ -262,13 +271,17 @@ class InFlightControl:
             return
         if self._trial is None:
             length = max(TRIAL_SECONDS, TRIAL_ROUNDS * (self._latency or 0.0))
-            self._trial = _Trial(self._limit, now, now + length, _Fit(), paced)
+            rate_before = self._limit / self._fastest if self._fastest > 0 else math.inf
+            self._trial = _Trial(self._limit, now, now + length, _Fit(), paced, rate_before)
         self._set(wanted)
 
     def _judge(self, trial: _Trial, now: float) -> None:
         fit = trial.fit
         if fit.count >= TRIAL_ANSWERS and fit.most >= JUMP * fit.fewest:
-            if fit.elasticity() >= (QUEUEING_AT_A_PACE if trial.paced else QUEUEING):
+            rate = trial.answers / (now - trial.started) if now > trial.started else 0.0
+            if rate >= JUMP * trial.rate_before:
+                pass  # answers come faster than the old limit allowed: the growth pays
+            elif fit.elasticity() >= (QUEUEING_AT_A_PACE if trial.paced else QUEUEING):
                 # Slower answers in proportion to the number in flight: the server only
                 # queued the extra requests. Without a pace, growth is a probe: gentle from now.
                 self._set(trial.before)
