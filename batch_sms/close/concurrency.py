@@ -279,9 +279,9 @@ class InFlightControl:
         fit = trial.fit
         if fit.count >= TRIAL_ANSWERS and fit.most >= JUMP * fit.fewest:
             rate = trial.answers / (now - trial.started) if now > trial.started else 0.0
-            if rate >= JUMP * trial.rate_before:
-                pass  # answers come faster than the old limit allowed: the growth pays
-            elif fit.elasticity() >= (QUEUEING_AT_A_PACE if trial.paced else QUEUEING):
+            pays = rate >= JUMP * trial.rate_before  # faster than the old limit could give
+            queueing = fit.elasticity() >= (QUEUEING_AT_A_PACE if trial.paced else QUEUEING)
+            if queueing and not pays:
                 # Slower answers in proportion to the number in flight: the server only
                 # queued the extra requests. Without a pace, growth is a probe: gentle from now.
                 self._set(trial.before)

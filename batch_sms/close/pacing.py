@@ -126,7 +126,8 @@ class _Window:
     # answer shows a window the pacer did not see open.
     sent: int | None = 0
     # An answer showed Close counting more requests in a window than this run sent in it:
-    # another integration spends the same key's budget (or the pacer misjudged a window).
+    # another integration spends the same key's budget (or the pacer misjudged a window). It
+    # stays so for the rest of the run.
     shared: bool = False
     estimates: list[float] = field(default_factory=list)  # of its end, from its answers, sorted
     flying: list[tuple[float, int]] = field(default_factory=list)  # (started, number), in order
@@ -239,9 +240,8 @@ class Pacer:
     def congested(self, rate_limited: Ticket | None = None) -> None:
         """A 429 (to the request `rate_limited`) or a 503: fewer requests in flight for a
         while."""
-        known = [pace for w in self._windows.values() if (pace := self._pace(w)) is not None]
         budgeted = rate_limited is not None and self._windows[rate_limited.group].limit is not None
-        self.control.congested(self._clock(), max(known, default=None), within_budget=budgeted)
+        self.control.congested(self._clock(), self._fastest_pace(), within_budget=budgeted)
 
     # Waiting in line
 
@@ -304,8 +304,7 @@ class Pacer:
             return math.inf  # its budget may be tight: the first answer will tell
         pace = self._pace(window)
         if pace is None:
-            known = [p for w in self._windows.values() if (p := self._pace(w)) is not None]
-            pace = max(known, default=None)
+            pace = self._fastest_pace()
         oldest = min((w.flying[0][0] for w in self._windows.values() if w.flying), default=now)
         room = None
         if window.budget is not None and window.ends > now:
@@ -486,21 +485,35 @@ class Pacer:
         if left is None or left >= moment or (fresh and left >= since):
             uncounted -= 1  # this request, answered: counted
         window.budget = counted.remaining - uncounted
-        if window.sent is not None and not window.shared:
-            # In a burst, every request left within REORDER of the others, so each one that
-            # Close counted before this one is taken as uncounted too: at 16 a window and
-            # 600 ms an answer, the first answers left 1 or 2 of the budget unspent in 1 window
-            # of 3. While only this run spends the key, Close counts no more than it sent.
-            later = self._gone_since(window, counted.left + 2 * REORDER)
-            window.shared = rate_limit.limit - counted.remaining > window.sent - later
-            if not window.shared:
-                window.budget = max(window.budget, rate_limit.limit - window.sent)
+        unspent = self._unspent_by_run(window, counted)
+        if unspent is not None:
+            window.budget = max(window.budget, unspent)
+
+    def _unspent_by_run(self, window: _Window, counted: _Counted) -> int | None:
+        """What this run has not spent of the window's limit, while nothing shows another
+        spender on the key; None once something does, or the run's count is not known.
+
+        In a burst, every request left within REORDER of the others, so each one that Close
+        counted before the answered one is taken as uncounted too: at 16 a window and 600 ms
+        an answer, the first answers left 1 or 2 of the budget unspent in 1 window of 3. While
+        only this run spends the key, Close counts no more than it sent."""
+        assert window.limit is not None
+        if window.sent is None or window.shared:
+            return None
+        later = self._gone_since(window, counted.left + 2 * REORDER)
+        window.shared = window.limit - counted.remaining > window.sent - later
+        return None if window.shared else window.limit - window.sent
 
     def _gone_since(self, window: _Window, moment: float) -> int:
         """Requests in flight or about to be that may reach Close after `moment`: those that
         left after it (or just before it), and those that have not left yet."""
         later = len(window.gone) - bisect.bisect_left(window.gone, (moment - REORDER, -1))
         return later + window.unsent + window.leaving
+
+    def _fastest_pace(self) -> float | None:
+        """The fastest pace any endpoint group's budget or the cap allows; None if none known."""
+        known = [pace for w in self._windows.values() if (pace := self._pace(w)) is not None]
+        return max(known, default=None)
 
     def _pace(self, window: _Window) -> float | None:
         """Requests a second that the group's budget and the user's cap allow; None when
